@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# rsvp-topk developer entry point: the local stack, the tests and the demo.
+# Run `./dev.sh help` for the commands.
+set -euo pipefail
+
+# shellcheck source=stack/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/stack/common.sh"
+# shellcheck source=stack/node.sh
+. "$ROOT_DIR/stack/node.sh"
+# shellcheck source=stack/kafka.sh
+. "$ROOT_DIR/stack/kafka.sh"
+# shellcheck source=stack/postgres.sh
+. "$ROOT_DIR/stack/postgres.sh"
+# shellcheck source=stack/redis.sh
+. "$ROOT_DIR/stack/redis.sh"
+
+usage() {
+  cat <<EOF
+Usage: ./dev.sh COMMAND
+
+  demo      the main job: bring the stack up and run the service on a generated RSVP stream
+  test      install what is missing, bring the stack up if needed, type-check, lint and run every
+            test (unit and integration); leaves the stack as it found it
+  up        start Kafka $KAFKA_VERSION, PostgreSQL 15 and three Redis 7 nodes on 127.0.0.1
+            (idempotent; installs what is missing)
+  down      stop exactly the processes 'up' started (by their pid files)
+  status    show what runs, with pids, ports and log files
+  logs [kafka|postgres|redis]
+            print the last lines of the stack's logs
+  env       print export lines for the service:  eval "\$(./dev.sh env)"
+  help      this text
+
+Ports (each can be moved with the variable in brackets):
+  Kafka 127.0.0.1:$KAFKA_PORT [RSVP_TOPK_KAFKA_PORT], controller $KAFKA_CONTROLLER_PORT [RSVP_TOPK_KAFKA_CONTROLLER_PORT]
+  PostgreSQL 127.0.0.1:$PG_PORT [RSVP_TOPK_PG_PORT]
+  Redis 127.0.0.1:${REDIS_PORTS[*]} [RSVP_TOPK_REDIS_PORTS, space-separated]
+  HTTP API 127.0.0.1:$HTTP_PORT_DEFAULT [RSVP_TOPK_HTTP_PORT]
+Data, logs, pid files and generated passwords live in $LOCAL_DIR (git-ignored).
+EOF
+}
+
+kafka_is_up() { pid_alive "$KAFKA_PID_FILE"; }
+postgres_is_up() { PG_BIN="$(pg_bindir 2>/dev/null)" && pg_running; }
+redis_is_up() {
+  local port
+  for port in "${REDIS_PORTS[@]}"; do pid_alive "$(redis_pid_file "$port")" || return 1; done
+}
+
+cmd_up() {
+  local started
+  started="$(now)"
+  say "bringing the local stack up (data in $LOCAL_DIR)"
+  ensure_deps
+  postgres_up
+  redis_up
+  kafka_up
+  say "stack up in $(elapsed "$started") s; run: eval \"\$(./dev.sh env)\""
+}
+
+cmd_down() {
+  say "stopping the local stack"
+  kafka_down
+  redis_down
+  postgres_down
+}
+
+cmd_status() {
+  kafka_status
+  postgres_status
+  redis_status
+}
+
+cmd_logs() {
+  local which="${1:-all}" port
+  case "$which" in
+    kafka | all) [ -f "$KAFKA_LOG" ] && { echo "== kafka ($KAFKA_LOG)"; tail -n 40 "$KAFKA_LOG"; } ;;&
+    postgres | all) [ -f "$PG_LOG" ] && { echo "== postgres ($PG_LOG)"; tail -n 40 "$PG_LOG"; } ;;&
+    redis | all)
+      for port in "${REDIS_PORTS[@]}"; do
+        [ -f "$(redis_node_dir "$port")/redis.log" ] &&
+          { echo "== redis $port"; tail -n 20 "$(redis_node_dir "$port")/redis.log"; }
+      done
+      ;;
+    kafka | postgres) ;;
+    *) die "logs takes kafka, postgres or redis, not '$which'" ;;
+  esac
+  return 0
+}
+
+print_env() {
+  load_secrets
+  local ring="" port
+  for port in "${REDIS_PORTS[@]}"; do
+    ring="${ring:+$ring,}redis://$APP_REDIS_USER:$REDIS_APP_PASSWORD@127.0.0.1:$port"
+  done
+  cat <<EOF
+export KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'
+export KAFKA_TOPIC='${KAFKA_TOPIC:-rsvps}'
+export KAFKA_GROUP_ID='${KAFKA_GROUP_ID:-rsvp-topk}'
+export DATABASE_URL='postgres://$APP_DB_USER:$PG_APP_PASSWORD@127.0.0.1:$PG_PORT/$APP_DB_NAME'
+export REDIS_RING='$ring'
+export HTTP_PORT='$HTTP_PORT_DEFAULT'
+EOF
+  if [ -x "$NODE_HOME/bin/node" ]; then
+    echo "export PATH='$NODE_HOME/bin':\"\$PATH\""
+  fi
+}
+
+cmd_env() {
+  [ -s "$SECRETS_FILE" ] || say "note: the stack has never been brought up here; run ./dev.sh up first"
+  print_env
+}
+
+cmd_test() {
+  local started failures=0
+  started="$(now)"
+  ensure_deps
+  # Start what is down, and stop on exit only what this run started.
+  local start_kafka=0 start_postgres=0 start_redis=0
+  kafka_is_up || start_kafka=1
+  postgres_is_up || start_postgres=1
+  redis_is_up || start_redis=1
+  if [ $((start_kafka + start_postgres + start_redis)) -gt 0 ]; then
+    trap 'restore_stack '"$start_kafka $start_postgres $start_redis" EXIT
+    cmd_up
+  fi
+  eval "$(print_env)"
+  cd "$ROOT_DIR"
+  say "== type-check (tsc)"
+  npm run -s typecheck || failures=$((failures + 1))
+  say "== lint (biome)"
+  npm run -s lint || failures=$((failures + 1))
+  say "== tests (node:test, unit then integration)"
+  node --test --test-reporter=spec --test-concurrency=1 --test-timeout=600000 \
+    'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' || failures=$((failures + 1))
+  say "dev.sh test: $failures failing stage(s) in $(elapsed "$started") s"
+  [ "$failures" -eq 0 ]
+}
+
+restore_stack() {
+  local status=$?
+  say "stopping what this test run started"
+  [ "$1" = 1 ] && kafka_down
+  [ "$3" = 1 ] && redis_down
+  [ "$2" = 1 ] && postgres_down
+  exit "$status"
+}
+
+cmd_demo() {
+  cmd_up
+  say "the stack is up. The ingest, query API and producer that the demo runs are not built yet;"
+  say "stop the stack with ./dev.sh down"
+}
+
+main() {
+  local command="${1:-help}"
+  shift || true
+  case "$command" in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status "$@" ;;
+    logs) cmd_logs "$@" ;;
+    env) cmd_env "$@" ;;
+    test) cmd_test "$@" ;;
+    demo) cmd_demo "$@" ;;
+    help | -h | --help) usage ;;
+    *) usage >&2; die "unknown command '$command'" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,40 @@
+/**
+ * The Redis adapter: the only module that imports `ioredis`. One connection per ring node, with the
+ * node's ACL user and password. Commands fail fast while a node is down (no offline queue), so the
+ * ring can fall back to PostgreSQL instead of waiting.
+ */
+import { Redis } from 'ioredis'
+import type { RedisNodeConfig } from '../config.ts'
+
+export type RedisConnection = Redis
+
+export function createRedisConnection(
+  node: RedisNodeConfig,
+  options: { lazyConnect?: boolean; connectTimeoutMs?: number; readyCheck?: boolean } = {},
+): RedisConnection {
+  return new Redis({
+    host: node.host,
+    port: node.port,
+    username: node.username,
+    password: node.password,
+    lazyConnect: options.lazyConnect ?? false,
+    enableReadyCheck: options.readyCheck ?? true,
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // Keep trying to reconnect in the background, at most every 2 s.
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  })
+}
+
+/** A connection that has authenticated and answered its ready check. */
+export async function connectRedis(node: RedisNodeConfig): Promise<RedisConnection> {
+  const redis = createRedisConnection(node, { lazyConnect: true })
+  try {
+    await redis.connect()
+  } catch (error) {
+    redis.disconnect()
+    throw error
+  }
+  return redis
+}

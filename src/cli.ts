@@ -1,0 +1,65 @@
+/**
+ * The `rsvp-topk` command line: parses arguments and hands over to one command module. Settings
+ * come from the environment (see `./dev.sh env` and README); flags only choose what to do.
+ */
+import { Command, CommanderError } from 'commander'
+import { isAppError } from './errors.ts'
+
+const ENVIRONMENT_HELP = `
+Environment (eval "$(./dev.sh env)" sets them for the local stack):
+  KAFKA_BROKERS      host:port[,host:port…]           (required)
+  KAFKA_TOPIC        topic of RSVPs                     (default rsvps; dead letters go to <topic>.dlq)
+  KAFKA_GROUP_ID     consumer group                     (default rsvp-topk)
+  KAFKA_PARTITIONS   partitions of topics we create     (default 6)
+  DATABASE_URL       postgres://user:pass@host:port/db  (required; or DATABASE_URL_FILE)
+  REDIS_RING         redis://user:pass@host:port,…      (required; or REDIS_RING_FILE)
+  HTTP_PORT          port of the HTTP API               (default 8088)
+  LOG_LEVEL          fatal|error|warn|info|debug|trace|silent (default info)`
+
+function notBuiltYet(name: string, issue: string): () => never {
+  return () => {
+    process.stderr.write(`rsvp-topk ${name}: not built yet (planned in the ${issue} issue)\n`)
+    process.exit(2)
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('rsvp-topk')
+    .description('Exact top-k event rankings from a Kafka stream of Meetup-style RSVPs')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .addHelpText('after', ENVIRONMENT_HELP)
+    .showHelpAfterError()
+
+  program
+    .command('serve')
+    .description('run ingest and the HTTP API in one process (what the demo runs)')
+    .action(notBuiltYet('serve', 'query API'))
+  program
+    .command('ingest')
+    .description('consume RSVPs from KAFKA_TOPIC into PostgreSQL (one member of the consumer group)')
+    .action(notBuiltYet('ingest', 'ingest'))
+  program
+    .command('api')
+    .description('serve the HTTP API (top-k and event details)')
+    .action(notBuiltYet('api', 'query API'))
+  program
+    .command('produce')
+    .description('send RSVPs to Kafka from a JSON-lines file or a generated stream')
+    .action(notBuiltYet('produce', 'producer'))
+  program
+    .command('migrate')
+    .description('apply the database migrations that are not applied yet')
+    .action(notBuiltYet('migrate', 'ingest'))
+  return program
+}
+
+try {
+  await buildProgram().parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode)
+  if (isAppError(error)) {
+    process.stderr.write(`rsvp-topk: ${error.message}\n`)
+    process.exit(1)
+  }
+  throw error
+}

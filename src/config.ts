@@ -1,0 +1,238 @@
+/**
+ * The one place that reads the environment. `loadConfig` validates every setting, reports every
+ * problem at once, and returns a frozen, typed object. Secrets (the database URL, Redis passwords)
+ * may come from `NAME_FILE` instead of `NAME`, and are non-enumerable so they never reach a log line.
+ */
+import { readFileSync } from 'node:fs'
+import { AppError, ErrorCodes } from './errors.ts'
+
+export const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LogLevels)[number]
+
+export interface RedisNodeConfig {
+  readonly host: string
+  readonly port: number
+  readonly username: string | undefined
+  /** non-enumerable */
+  readonly password: string | undefined
+  /** host:port, for logs and metrics */
+  readonly id: string
+}
+
+export interface Config {
+  readonly kafka: {
+    readonly brokers: readonly string[]
+    readonly topic: string
+    readonly dlqTopic: string
+    readonly groupId: string
+    readonly clientId: string
+    readonly partitions: number
+  }
+  readonly postgres: {
+    /** non-enumerable: it holds the password */
+    readonly url: string
+    /** the URL without its password, for logs */
+    readonly safeUrl: string
+    readonly poolSize: number
+  }
+  readonly redis: {
+    readonly ring: readonly RedisNodeConfig[]
+    readonly ttlSeconds: number
+  }
+  readonly http: {
+    readonly host: string
+    readonly port: number
+    readonly maxK: number
+  }
+  readonly ingest: {
+    readonly batchMaxMessages: number
+    readonly batchMaxWaitMs: number
+  }
+  readonly logLevel: LogLevel
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** Collects problems instead of stopping at the first, so one start-up shows them all. */
+class Problems {
+  readonly list: string[] = []
+  add(message: string): undefined {
+    this.list.push(message)
+    return undefined
+  }
+}
+
+function readSetting(env: Env, name: string, problems: Problems, secret = false): string | undefined {
+  const fileName = `${name}_FILE`
+  const direct = env[name]
+  const file = secret ? env[fileName] : undefined
+  if (direct !== undefined && direct !== '' && file !== undefined && file !== '') {
+    return problems.add(`${name} and ${fileName} are both set: set only one`)
+  }
+  if (file !== undefined && file !== '') {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+    } catch (error) {
+      return problems.add(`${fileName} names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code})`)
+    }
+  }
+  return direct === '' ? undefined : direct
+}
+
+function required(env: Env, name: string, problems: Problems, secret = false): string | undefined {
+  const value = readSetting(env, name, problems, secret)
+  if (value === undefined && !problems.list.some((p) => p.startsWith(name))) {
+    const hint = secret ? ` (or ${name}_FILE)` : ''
+    problems.add(`${name}${hint} is required`)
+  }
+  return value
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, problems: Problems): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+    problems.add(`${name} must be an integer from ${min} to ${max}, not '${raw}'`)
+    return fallback
+  }
+  return Number(raw)
+}
+
+function topicName(env: Env, name: string, fallback: string, problems: Problems): string {
+  const value = env[name] || fallback
+  // Kafka's own rule for topic names.
+  if (!/^[a-zA-Z0-9._-]{1,244}$/.test(value)) {
+    problems.add(`${name} must be 1 to 244 of a-z A-Z 0-9 . _ -, not '${value}'`)
+  }
+  return value
+}
+
+function parseBrokers(raw: string | undefined, problems: Problems): string[] {
+  if (raw === undefined) return []
+  const brokers = raw
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean)
+  if (brokers.length === 0) problems.add('KAFKA_BROKERS lists no broker')
+  for (const broker of brokers) {
+    const match = /^(.+):(\d{1,5})$/.exec(broker)
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+      problems.add(`KAFKA_BROKERS: '${broker}' is not host:port`)
+    }
+  }
+  return brokers
+}
+
+function parseDatabaseUrl(raw: string | undefined, problems: Problems): { url: string; safeUrl: string } {
+  if (raw === undefined) return { url: '', safeUrl: '' }
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    problems.add('DATABASE_URL is not a URL (expected postgres://user:password@host:port/database)')
+    return { url: raw, safeUrl: '' }
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    problems.add(`DATABASE_URL must start with postgres:// or postgresql://, not ${parsed.protocol}//`)
+  }
+  if (parsed.pathname.length <= 1) problems.add('DATABASE_URL names no database (…/database at the end)')
+  if (parsed.password) parsed.password = '***'
+  return { url: raw, safeUrl: parsed.toString() }
+}
+
+function parseRedisRing(raw: string | undefined, problems: Problems): RedisNodeConfig[] {
+  if (raw === undefined) return []
+  const nodes: RedisNodeConfig[] = []
+  for (const [index, entry] of raw.split(',').entries()) {
+    const text = entry.trim()
+    let url: URL
+    try {
+      url = new URL(text)
+    } catch {
+      problems.add(`REDIS_RING entry ${index + 1} is not a URL (expected redis://user:password@host:port)`)
+      continue
+    }
+    if (url.protocol !== 'redis:') {
+      problems.add(`REDIS_RING entry ${index + 1} must start with redis://, not ${url.protocol}//`)
+      continue
+    }
+    const port = url.port === '' ? 6379 : Number(url.port)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    const node = {
+      host,
+      port,
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      id: `${host}:${port}`,
+    } as RedisNodeConfig
+    Object.defineProperty(node, 'password', {
+      value: url.password ? decodeURIComponent(url.password) : undefined,
+      enumerable: false,
+    })
+    nodes.push(Object.freeze(node))
+  }
+  const ids = new Set(nodes.map((n) => n.id))
+  if (ids.size !== nodes.length) problems.add('REDIS_RING names the same host:port twice')
+  if (raw.trim() !== '' && nodes.length === 0 && problems.list.length === 0) problems.add('REDIS_RING lists no node')
+  return nodes
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const key of Object.getOwnPropertyNames(value)) deepFreeze((value as Record<string, unknown>)[key])
+    Object.freeze(value)
+  }
+  return value
+}
+
+/**
+ * Builds the service's configuration from environment variables (`process.env` by default).
+ * Throws one AppError(RSVP_CONFIG_INVALID) that lists every problem found.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const problems = new Problems()
+  const brokers = parseBrokers(required(env, 'KAFKA_BROKERS', problems), problems)
+  const topic = topicName(env, 'KAFKA_TOPIC', 'rsvps', problems)
+  const database = parseDatabaseUrl(required(env, 'DATABASE_URL', problems, true), problems)
+  const ring = parseRedisRing(required(env, 'REDIS_RING', problems, true), problems)
+  const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
+  if (!LogLevels.includes(logLevel)) problems.add(`LOG_LEVEL must be one of ${LogLevels.join(', ')}, not '${logLevel}'`)
+
+  const config = {
+    kafka: {
+      brokers,
+      topic,
+      dlqTopic: `${topic}.dlq`,
+      groupId: topicName(env, 'KAFKA_GROUP_ID', 'rsvp-topk', problems),
+      clientId: env.KAFKA_CLIENT_ID || 'rsvp-topk',
+      partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 10_000, problems),
+    },
+    postgres: {
+      safeUrl: database.safeUrl,
+      poolSize: integer(env, 'PG_POOL_SIZE', 10, 1, 1000, problems),
+    },
+    redis: {
+      ring,
+      ttlSeconds: integer(env, 'REDIS_TTL_SECONDS', 300, 1, 86_400 * 30, problems),
+    },
+    http: {
+      host: env.HTTP_HOST || '127.0.0.1',
+      port: integer(env, 'HTTP_PORT', 8088, 0, 65_535, problems),
+      maxK: integer(env, 'TOPK_MAX_K', 1000, 1, 100_000, problems),
+    },
+    ingest: {
+      batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 5000, 1, 1_000_000, problems),
+      batchMaxWaitMs: integer(env, 'INGEST_BATCH_MAX_WAIT_MS', 50, 1, 60_000, problems),
+    },
+    logLevel,
+  }
+  Object.defineProperty(config.postgres, 'url', { value: database.url, enumerable: false })
+
+  if (problems.list.length > 0) {
+    throw new AppError(
+      ErrorCodes.CONFIG_INVALID,
+      `invalid configuration:\n${problems.list.map((p) => `  - ${p}`).join('\n')}`,
+      { problems: problems.list },
+    )
+  }
+  return deepFreeze(config as unknown as Config)
+}

@@ -1,0 +1,203 @@
+/**
+ * The Kafka adapter: the only module that imports the Kafka client library. It offers what the
+ * service uses — make topics, produce raw bytes, consume a group's partitions with manual commits —
+ * with plain Buffers for keys, values and headers, so callers see no client types.
+ */
+import {
+  Admin,
+  Consumer,
+  type Message,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  ProduceAcks,
+  Producer,
+} from '@platformatic/kafka'
+import { AppError, ErrorCodes } from '../errors.ts'
+
+export interface KafkaConnection {
+  readonly brokers: readonly string[]
+  readonly clientId: string
+}
+
+export interface TopicSpec {
+  readonly name: string
+  readonly partitions: number
+}
+
+export interface OutgoingMessage {
+  readonly topic: string
+  readonly key?: Buffer | undefined
+  readonly value: Buffer
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+export interface ConsumedMessage {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+  readonly key: Buffer | undefined
+  readonly value: Buffer
+  readonly headers: ReadonlyMap<string, string>
+  /** Commits this message's offset + 1 for its partition (the next one to read). */
+  commit(): Promise<void>
+}
+
+/** Creates the topics that do not exist yet; existing topics are left as they are. */
+export async function ensureTopics(connection: KafkaConnection, topics: readonly TopicSpec[]): Promise<string[]> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const existing = new Set(await admin.listTopics())
+    const created: string[] = []
+    for (const topic of topics) {
+      if (existing.has(topic.name)) continue
+      try {
+        await admin.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: 1 })
+        created.push(topic.name)
+      } catch (error) {
+        // Another process may have made it between our list and our create.
+        if (!JSON.stringify(error).includes('TOPIC_ALREADY_EXISTS') && !/already exists/i.test(String(error))) {
+          throw error
+        }
+      }
+    }
+    await waitForLeaders(
+      admin,
+      topics.map((t) => t.name),
+    )
+    return created
+  } catch (error) {
+    throw new AppError(ErrorCodes.DEPENDENCY_FAILED, `could not create Kafka topics: ${(error as Error).message}`, {
+      cause: error,
+      retryable: true,
+    })
+  } finally {
+    await admin.close()
+  }
+}
+
+async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const metadata = await admin.metadata({ topics, forceUpdate: true })
+    const ready = topics.every((name) => {
+      const topic = metadata.topics.get(name)
+      return topic?.partitions.every((p) => p.leader >= 0) === true
+    })
+    if (ready) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** Partition count per topic, as the broker reports it. */
+export async function describeTopics(
+  connection: KafkaConnection,
+  topics: readonly string[],
+): Promise<Map<string, number>> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const metadata = await admin.metadata({ topics: [...topics], forceUpdate: true })
+    return new Map([...metadata.topics].map(([name, topic]) => [name, topic.partitionsCount]))
+  } finally {
+    await admin.close()
+  }
+}
+
+export interface RawProducer {
+  send(messages: readonly OutgoingMessage[]): Promise<void>
+  close(): Promise<void>
+}
+
+export function createRawProducer(connection: KafkaConnection): RawProducer {
+  const producer = new Producer({
+    clientId: `${connection.clientId}-producer`,
+    bootstrapBrokers: [...connection.brokers],
+    acks: ProduceAcks.ALL,
+    // Idempotence makes the broker drop the producer's own retried duplicates.
+    idempotent: true,
+  })
+  let closed = false
+  return {
+    async send(messages) {
+      if (messages.length === 0) return
+      await producer.send({
+        messages: messages.map((m) => ({
+          topic: m.topic,
+          key: m.key,
+          value: m.value,
+          headers: m.headers
+            ? new Map(Object.entries(m.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]))
+            : undefined,
+        })),
+      })
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      await producer.close()
+    },
+  }
+}
+
+export interface GroupConsumerOptions {
+  readonly groupId: string
+  readonly topics: readonly string[]
+  readonly sessionTimeoutMs?: number
+  readonly heartbeatIntervalMs?: number
+  /** How long a fetch waits on the broker for data; bounds how long close() can take. */
+  readonly maxWaitMs?: number
+}
+
+export interface GroupConsumer {
+  /** Messages of the partitions this member owns, from the group's committed offsets (earliest when none). */
+  readonly messages: AsyncIterable<ConsumedMessage>
+  /** Leaves the group. Uncommitted messages will be delivered again to whoever owns their partition next. */
+  close(): Promise<void>
+}
+
+export async function createGroupConsumer(
+  connection: KafkaConnection,
+  options: GroupConsumerOptions,
+): Promise<GroupConsumer> {
+  const consumer = new Consumer({
+    clientId: `${connection.clientId}-consumer`,
+    bootstrapBrokers: [...connection.brokers],
+    groupId: options.groupId,
+    autocommit: false,
+    sessionTimeout: options.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: options.heartbeatIntervalMs ?? 1000,
+    maxWaitTime: options.maxWaitMs ?? 500,
+  })
+  const stream = await consumer.consume({
+    topics: [...options.topics],
+    mode: MessagesStreamModes.COMMITTED,
+    fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+  })
+  let closed = false
+  return {
+    messages: toConsumedMessages(stream),
+    async close() {
+      if (closed) return
+      closed = true
+      await consumer.close(true)
+    },
+  }
+}
+
+async function* toConsumedMessages(stream: AsyncIterable<Message>): AsyncGenerator<ConsumedMessage> {
+  for await (const message of stream) {
+    yield toConsumedMessage(message)
+  }
+}
+
+function toConsumedMessage(message: Message): ConsumedMessage {
+  const headers = new Map<string, string>()
+  for (const [key, value] of message.headers) headers.set(key.toString(), value.toString())
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: message.key && message.key.length > 0 ? message.key : undefined,
+    value: message.value ?? Buffer.alloc(0),
+    headers,
+    commit: () => Promise.resolve(message.commit()),
+  }
+}

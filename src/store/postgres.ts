@@ -1,0 +1,95 @@
+/**
+ * The PostgreSQL adapter: the only module that imports `pg`. A pool with an error listener, plain
+ * parameterised queries, and transactions on one checked-out client released in `finally`.
+ */
+import pg from 'pg'
+import { AppError, ErrorCodes } from '../errors.ts'
+import type { Logger } from '../observability/logger.ts'
+
+export interface PostgresOptions {
+  /** postgres://user:password@host:port/database */
+  readonly url: string
+  readonly poolSize?: number
+  readonly applicationName?: string
+}
+
+export interface Queryable {
+  query<Row extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<{ rows: Row[]; rowCount: number }>
+}
+
+export interface Postgres extends Queryable {
+  /** Runs `work` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
+  withTransaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>
+  /** A raw pooled client, for what a query cannot do (COPY streams, LISTEN). Release it when done. */
+  connect(): Promise<pg.PoolClient>
+  close(): Promise<void>
+}
+
+// int8 (BIGINT) values stay strings by default; ours (ids, counts, epoch ms) fit in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
+
+export function createPostgres(options: PostgresOptions, deps: { logger: Logger }): Postgres {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    application_name: options.applicationName ?? 'rsvp-topk',
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+  })
+  // An idle client's connection can drop (server restart); without a listener that crashes the process.
+  pool.on('error', (error) => deps.logger.warn({ err: error }, 'idle PostgreSQL connection failed'))
+  let closed = false
+
+  async function query<Row extends Record<string, unknown>>(text: string, values?: readonly unknown[]) {
+    const result = await pool.query<Row>(text, values as unknown[] | undefined)
+    return { rows: result.rows, rowCount: result.rowCount ?? 0 }
+  }
+
+  return {
+    query,
+    async withTransaction(work) {
+      const client = await pool.connect()
+      let broken = false
+      try {
+        await client.query('BEGIN')
+        const tx: Queryable = {
+          async query<Row extends Record<string, unknown>>(text: string, values?: readonly unknown[]) {
+            const result = await client.query<Row>(text, values as unknown[] | undefined)
+            return { rows: result.rows, rowCount: result.rowCount ?? 0 }
+          },
+        }
+        const result = await work(tx)
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK')
+        } catch {
+          // The connection itself is gone; drop it from the pool rather than reuse it.
+          broken = true
+        }
+        throw error
+      } finally {
+        client.release(broken)
+      }
+    },
+    connect: () => pool.connect(),
+    async close() {
+      if (closed) return
+      closed = true
+      await pool.end()
+    },
+  }
+}
+
+/** Wraps a driver error as a retryable dependency failure, keeping the SQLSTATE for callers. */
+export function dependencyError(message: string, error: unknown): AppError {
+  return new AppError(ErrorCodes.DEPENDENCY_FAILED, `${message}: ${(error as Error).message}`, {
+    cause: error,
+    retryable: true,
+    sqlState: (error as { code?: string }).code,
+  })
+}

@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# Three Redis 7 servers from Debian's packages, the nodes of the service's cache ring. Each has an
+# ACL user with a password and the 'default' user switched off. They are a cache: no persistence.
+
+REDIS_DIR="$LOCAL_DIR/redis"
+
+redis_node_dir() { echo "$REDIS_DIR/$1"; }
+redis_pid_file() { echo "$RUN_DIR/redis-$1.pid"; }
+
+redis_cli() {
+  local port="$1"
+  shift
+  REDISCLI_AUTH="$REDIS_APP_PASSWORD" redis-cli -h 127.0.0.1 -p "$port" --user "$APP_REDIS_USER" "$@"
+}
+
+redis_up_one() {
+  local port="$1" dir pid_file started
+  dir="$(redis_node_dir "$port")"
+  pid_file="$(redis_pid_file "$port")"
+  if pid_alive "$pid_file"; then
+    say "  redis      already running (pid $(head -n1 "$pid_file")) on 127.0.0.1:$port"
+    return 0
+  fi
+  started="$(now)"
+  mkdir -p "$dir" "$RUN_DIR"
+  (
+    umask 077
+    cat >"$dir/redis.conf" <<EOF
+bind 127.0.0.1
+port $port
+protected-mode yes
+daemonize yes
+pidfile $pid_file
+logfile $dir/redis.log
+dir $dir
+save ""
+appendonly no
+maxmemory 256mb
+maxmemory-policy allkeys-lru
+user default off
+user $APP_REDIS_USER on >$REDIS_APP_PASSWORD ~* &* +@all
+EOF
+  )
+  rm -f "$pid_file"
+  redis-server "$dir/redis.conf" >/dev/null || die "redis-server on port $port did not start (log: $dir/redis.log)"
+  for _ in $(seq 1 100); do
+    [ "$(redis_cli "$port" PING 2>/dev/null)" = PONG ] && break
+    sleep 0.05
+  done
+  [ "$(redis_cli "$port" PING 2>/dev/null)" = PONG ] ||
+    { tail -n 20 "$dir/redis.log" >&2; die "redis on port $port does not answer AUTH + PING"; }
+  say "  redis      started (pid $(head -n1 "$pid_file")) on 127.0.0.1:$port in $(elapsed "$started") s"
+}
+
+redis_up() {
+  ensure_command redis-server redis-server
+  ensure_command redis-cli redis-tools
+  load_secrets
+  local port
+  for port in "${REDIS_PORTS[@]}"; do redis_up_one "$port"; done
+}
+
+redis_down() {
+  local port pid_file
+  for port in "${REDIS_PORTS[@]}"; do
+    pid_file="$(redis_pid_file "$port")"
+    pid_alive "$pid_file" && say "  stopping redis on $port (pid $(head -n1 "$pid_file"))"
+    stop_pid_file "$pid_file" "redis $port" 10
+  done
+}
+
+redis_status() {
+  local port pid_file
+  for port in "${REDIS_PORTS[@]}"; do
+    pid_file="$(redis_pid_file "$port")"
+    if pid_alive "$pid_file"; then
+      echo "redis      up    pid $(head -n1 "$pid_file")  127.0.0.1:$port  log $(redis_node_dir "$port")/redis.log"
+    else
+      echo "redis      down  127.0.0.1:$port"
+    fi
+  done
+}

@@ -1,0 +1,45 @@
+/**
+ * Test helpers. Integration tests run against the real stack that `./dev.sh test` brings up; each
+ * helper ties its cleanup to the test context, so a test leaves no topic consumer, pool or database
+ * behind.
+ */
+import { randomBytes } from 'node:crypto'
+import type { TestContext } from 'node:test'
+import { type Config, loadConfig } from '../src/config.ts'
+import { createLogger } from '../src/observability/logger.ts'
+import { createPostgres, type Postgres } from '../src/store/postgres.ts'
+
+/** The stack's configuration; fails with a pointer to ./dev.sh when the environment is not set. */
+export function stackConfig(overrides: Record<string, string> = {}): Config {
+  if (!process.env.KAFKA_BROKERS) {
+    throw new Error('integration tests need the local stack: run them through ./dev.sh test')
+  }
+  return loadConfig({ ...process.env, LOG_LEVEL: 'silent', ...overrides })
+}
+
+export const silentLogger = createLogger('silent')
+
+/** A name no other test run uses: topics, groups, databases. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`
+}
+
+/**
+ * A fresh database for one test, owned by the application role (which may create databases but is
+ * no superuser). Dropped when the test ends.
+ */
+export async function createTestDatabase(t: TestContext): Promise<{ url: string; db: Postgres }> {
+  const config = stackConfig()
+  const name = uniqueName('rsvp_test')
+  const admin = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silentLogger })
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = new URL(config.postgres.url)
+  url.pathname = `/${name}`
+  const db = createPostgres({ url: url.toString(), poolSize: 4 }, { logger: silentLogger })
+  t.after(async () => {
+    await db.close()
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.close()
+  })
+  return { url: url.toString(), db }
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { loadConfig } from '../../src/config.ts'
+import { ErrorCodes, isAppError } from '../../src/errors.ts'
+
+const valid = {
+  KAFKA_BROKERS: '127.0.0.1:9092,127.0.0.1:9093',
+  DATABASE_URL: 'postgres://app:s3cret@127.0.0.1:5432/rsvps',
+  REDIS_RING: 'redis://u:p1@127.0.0.1:7001,redis://u:p2@127.0.0.1:7002,redis://u:p3@127.0.0.1:7003',
+}
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    assert.ok(isAppError(error, ErrorCodes.CONFIG_INVALID), 'expected a CONFIG_INVALID error')
+    return error.context.problems as string[]
+  }
+  assert.fail('expected loadConfig to throw')
+}
+
+describe('loadConfig', () => {
+  test('should apply the documented defaults', () => {
+    const config = loadConfig(valid)
+    assert.deepEqual(config.kafka.brokers, ['127.0.0.1:9092', '127.0.0.1:9093'])
+    assert.equal(config.kafka.topic, 'rsvps')
+    assert.equal(config.kafka.dlqTopic, 'rsvps.dlq')
+    assert.equal(config.kafka.groupId, 'rsvp-topk')
+    assert.equal(config.kafka.partitions, 6)
+    assert.equal(config.http.port, 8088)
+    assert.equal(config.http.maxK, 1000)
+    assert.equal(config.redis.ring.length, 3)
+    assert.deepEqual(
+      config.redis.ring.map((n) => n.id),
+      ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'],
+    )
+    assert.equal(config.redis.ring[1]?.password, 'p2')
+    assert.equal(config.logLevel, 'info')
+  })
+
+  test('should list every problem at once', () => {
+    const problems = problemsOf({ KAFKA_PARTITIONS: 'six', HTTP_PORT: '70000', LOG_LEVEL: 'loud' })
+    assert.ok(problems.some((p) => p.startsWith('KAFKA_BROKERS')))
+    assert.ok(problems.some((p) => p.startsWith('DATABASE_URL')))
+    assert.ok(problems.some((p) => p.startsWith('REDIS_RING')))
+    assert.ok(problems.includes("KAFKA_PARTITIONS must be an integer from 1 to 10000, not 'six'"))
+    assert.ok(problems.includes("HTTP_PORT must be an integer from 0 to 65535, not '70000'"))
+    assert.ok(problems.some((p) => p.startsWith('LOG_LEVEL must be one of')))
+    assert.equal(problems.length, 6)
+  })
+
+  test('should reject malformed brokers, URLs and topic names', () => {
+    const problems = problemsOf({
+      KAFKA_BROKERS: 'localhost',
+      DATABASE_URL: 'mysql://x@y/z',
+      REDIS_RING: 'redis://a@h:1,not a url',
+      KAFKA_TOPIC: 'bad topic!',
+    })
+    assert.ok(problems.includes("KAFKA_BROKERS: 'localhost' is not host:port"))
+    assert.ok(problems.some((p) => p.includes('DATABASE_URL must start with postgres://')))
+    assert.ok(problems.some((p) => p.includes('REDIS_RING entry 2 is not a URL')))
+    assert.ok(problems.some((p) => p.startsWith('KAFKA_TOPIC must be')))
+  })
+
+  test('should keep secrets out of JSON and of the error message', () => {
+    const config = loadConfig(valid)
+    const text = JSON.stringify(config)
+    assert.equal(config.postgres.url, valid.DATABASE_URL)
+    assert.ok(!text.includes('s3cret'), 'the database password must not serialise')
+    assert.ok(!text.includes('p1'), 'the redis password must not serialise')
+    assert.equal(config.postgres.safeUrl, 'postgres://app:***@127.0.0.1:5432/rsvps')
+    const problems = problemsOf({ ...valid, DATABASE_URL: 'postgres://app:s3cret@127.0.0.1:5432/' })
+    assert.ok(!problems.join('\n').includes('s3cret'))
+  })
+
+  test('should read a secret from NAME_FILE, and refuse both NAME and NAME_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rsvp-config-'))
+    const file = join(dir, 'database-url')
+    writeFileSync(file, `${valid.DATABASE_URL}\n`)
+    const config = loadConfig({ ...valid, DATABASE_URL: '', DATABASE_URL_FILE: file })
+    assert.equal(config.postgres.url, valid.DATABASE_URL)
+    assert.ok(
+      problemsOf({ ...valid, DATABASE_URL_FILE: file }).includes(
+        'DATABASE_URL and DATABASE_URL_FILE are both set: set only one',
+      ),
+    )
+    assert.ok(
+      problemsOf({ ...valid, DATABASE_URL: '', DATABASE_URL_FILE: join(dir, 'missing') })[0]?.includes(
+        'cannot be read',
+      ),
+    )
+  })
+
+  test('should return a frozen object', () => {
+    const config = loadConfig(valid)
+    assert.ok(Object.isFrozen(config))
+    assert.ok(Object.isFrozen(config.kafka))
+    assert.throws(() => {
+      ;(config.kafka as { topic: string }).topic = 'other'
+    }, TypeError)
+  })
+})
