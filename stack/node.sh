@@ -37,11 +37,14 @@ ensure_node() {
 }
 
 # Installs node_modules from the lockfile when they are missing or older than the lockfile.
+# Not `npm ci`: the lockfile lists each platform's optional binary packages (Biome's), and a
+# registry mirror that lacks some of them makes `npm ci` refuse the whole lockfile. `npm install`
+# takes the same locked versions and skips unavailable optional packages.
 ensure_deps() {
   ensure_node
   local stamp="$ROOT_DIR/node_modules/.package-lock.json"
   if [ ! -f "$stamp" ] || [ "$ROOT_DIR/package-lock.json" -nt "$stamp" ]; then
-    say "installing npm dependencies (npm ci)"
-    (cd "$ROOT_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+    say "installing npm dependencies from package-lock.json"
+    (cd "$ROOT_DIR" && npm install --no-audit --no-fund --loglevel=error) || die "npm install failed"
   fi
 }
