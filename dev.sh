@@ -21,9 +21,11 @@ Usage: ./dev.sh COMMAND
   demo      the main job: bring the stack up and run the service on a generated RSVP stream
   test      install what is missing, bring the stack up if needed, type-check, lint and run every
             test (unit and integration); leaves the stack as it found it
-  up        start Kafka $KAFKA_VERSION, PostgreSQL 15 and three Redis 7 nodes on 127.0.0.1
-            (idempotent; installs what is missing)
-  down      stop exactly the processes 'up' started (by their pid files)
+  up [COMPONENT…]
+            start Kafka $KAFKA_VERSION, PostgreSQL 15 and three Redis 7 nodes on 127.0.0.1
+            (idempotent; installs what is missing); COMPONENT is kafka, postgres or redis
+  down [COMPONENT…]
+            stop exactly the processes 'up' started (by their pid files)
   status    show what runs, with pids, ports and log files
   logs [kafka|postgres|redis]
             print the last lines of the stack's logs
@@ -46,22 +48,36 @@ redis_is_up() {
   for port in "${REDIS_PORTS[@]}"; do pid_alive "$(redis_pid_file "$port")" || return 1; done
 }
 
+# `up` and `down` take component names (kafka, postgres, redis); none means all of them.
+components() {
+  local component
+  [ $# -eq 0 ] && set -- postgres redis kafka
+  for component in "$@"; do
+    case "$component" in
+      kafka | postgres | redis) echo "$component" ;;
+      *) die "unknown component '$component' (kafka, postgres or redis)" ;;
+    esac
+  done
+}
+
 cmd_up() {
-  local started
+  local started list component
   started="$(now)"
+  list="$(components "$@")"
   say "bringing the local stack up (data in $LOCAL_DIR)"
   ensure_deps
-  postgres_up
-  redis_up
-  kafka_up
+  for component in $list; do "${component}_up"; done
   say "stack up in $(elapsed "$started") s; run: eval \"\$(./dev.sh env)\""
 }
 
 cmd_down() {
+  local list component
+  list="$(components "$@")"
   say "stopping the local stack"
-  kafka_down
-  redis_down
-  postgres_down
+  for component in kafka redis postgres; do
+    grep -qx "$component" <<<"$list" && "${component}_down"
+  done
+  return 0
 }
 
 cmd_status() {

@@ -14,6 +14,9 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   DATABASE_URL       postgres://user:pass@host:port/db  (required; or DATABASE_URL_FILE)
   REDIS_RING         redis://user:pass@host:port,…      (required; or REDIS_RING_FILE)
   HTTP_PORT          port of the HTTP API               (default 8088)
+  METRICS_PORT       /metrics and /healthz of 'ingest'  (default 9464; 0 picks a free port)
+  INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_WAIT_MS   batch size limits (default 5000 messages, 50 ms)
+  KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
   LOG_LEVEL          fatal|error|warn|info|debug|trace|silent (default info)`
 
 function notBuiltYet(name: string, issue: string): () => never {
@@ -37,7 +40,17 @@ export function buildProgram(): Command {
   program
     .command('ingest')
     .description('consume RSVPs from KAFKA_TOPIC into PostgreSQL (one member of the consumer group)')
-    .action(notBuiltYet('ingest', 'ingest'))
+    .addHelpText(
+      'after',
+      `
+Creates KAFKA_TOPIC and its dead-letter topic <topic>.dlq when missing (KAFKA_PARTITIONS
+partitions), applies database migrations, then consumes until SIGTERM or SIGINT. Start several
+processes with the same KAFKA_GROUP_ID to share the partitions. Metrics: http://127.0.0.1:METRICS_PORT/metrics`,
+    )
+    .action(async () => {
+      const { runService } = await import('./main.ts')
+      await runService({ ingest: true, httpPort: 'metrics' })
+    })
   program
     .command('api')
     .description('serve the HTTP API (top-k and event details)')
@@ -49,7 +62,10 @@ export function buildProgram(): Command {
   program
     .command('migrate')
     .description('apply the database migrations that are not applied yet')
-    .action(notBuiltYet('migrate', 'ingest'))
+    .action(async () => {
+      const { runMigrations } = await import('./commands/migrate.ts')
+      await runMigrations()
+    })
   return program
 }
 

@@ -27,6 +27,8 @@ export interface Config {
     readonly groupId: string
     readonly clientId: string
     readonly partitions: number
+    /** how long the group waits for a silent member before giving its partitions to others */
+    readonly sessionTimeoutMs: number
   }
   readonly postgres: {
     /** non-enumerable: it holds the password */
@@ -48,6 +50,8 @@ export interface Config {
     readonly batchMaxMessages: number
     readonly batchMaxWaitMs: number
   }
+  /** port of /metrics and /healthz for a process without the API (ingest); 0 picks a free port */
+  readonly metricsPort: number
   readonly logLevel: LogLevel
 }
 
@@ -205,6 +209,7 @@ export function loadConfig(env: Env = process.env): Config {
       groupId: topicName(env, 'KAFKA_GROUP_ID', 'rsvp-topk', problems),
       clientId: env.KAFKA_CLIENT_ID || 'rsvp-topk',
       partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 10_000, problems),
+      sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000, problems),
     },
     postgres: {
       safeUrl: database.safeUrl,
@@ -223,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 5000, 1, 1_000_000, problems),
       batchMaxWaitMs: integer(env, 'INGEST_BATCH_MAX_WAIT_MS', 50, 1, 60_000, problems),
     },
+    metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65_535, problems),
     logLevel,
   }
   Object.defineProperty(config.postgres, 'url', { value: database.url, enumerable: false })

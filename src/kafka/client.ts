@@ -101,6 +101,32 @@ export async function describeTopics(
   }
 }
 
+// Brokers refuse a record batch over message.max.bytes (1 MiB by default): a send is split into
+// requests well under that, so any partition's share of one request fits whatever the key spread.
+const MAX_REQUEST_BYTES = 900 * 1024
+// Kafka's per-record framing (lengths, offsets, timestamps, header counts), rounded up.
+const RECORD_OVERHEAD_BYTES = 64
+
+/** Splits messages, in order, into runs whose encoded size stays under MAX_REQUEST_BYTES. */
+export function splitBySize(messages: readonly OutgoingMessage[], maxBytes = MAX_REQUEST_BYTES): OutgoingMessage[][] {
+  const chunks: OutgoingMessage[][] = []
+  let chunk: OutgoingMessage[] = []
+  let bytes = 0
+  for (const message of messages) {
+    let size = RECORD_OVERHEAD_BYTES + message.value.length + (message.key?.length ?? 0)
+    for (const [key, value] of Object.entries(message.headers ?? {})) size += key.length + value.length + 8
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk)
+      chunk = []
+      bytes = 0
+    }
+    chunk.push(message)
+    bytes += size
+  }
+  if (chunk.length > 0) chunks.push(chunk)
+  return chunks
+}
+
 export interface RawProducer {
   send(messages: readonly OutgoingMessage[]): Promise<void>
   close(): Promise<void>
@@ -117,17 +143,19 @@ export function createRawProducer(connection: KafkaConnection): RawProducer {
   let closed = false
   return {
     async send(messages) {
-      if (messages.length === 0) return
-      await producer.send({
-        messages: messages.map((m) => ({
-          topic: m.topic,
-          key: m.key,
-          value: m.value,
-          headers: m.headers
-            ? new Map(Object.entries(m.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]))
-            : undefined,
-        })),
-      })
+      // One request after the other keeps each key's messages in order.
+      for (const chunk of splitBySize(messages)) {
+        await producer.send({
+          messages: chunk.map((m) => ({
+            topic: m.topic,
+            key: m.key,
+            value: m.value,
+            headers: m.headers
+              ? new Map(Object.entries(m.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]))
+              : undefined,
+          })),
+        })
+      }
     },
     async close() {
       if (closed) return
@@ -149,6 +177,8 @@ export interface GroupConsumerOptions {
 export interface GroupConsumer {
   /** Messages of the partitions this member owns, from the group's committed offsets (earliest when none). */
   readonly messages: AsyncIterable<ConsumedMessage>
+  /** Uncommitted messages per partition this member owns (partitions it does not own are absent). */
+  lag(): Promise<Map<number, number>>
   /** Leaves the group. Uncommitted messages will be delivered again to whoever owns their partition next. */
   close(): Promise<void>
 }
@@ -174,6 +204,16 @@ export async function createGroupConsumer(
   let closed = false
   return {
     messages: toConsumedMessages(stream),
+    async lag() {
+      const lags = new Map<number, number>()
+      for (const topic of options.topics) {
+        const perPartition = (await consumer.getLag({ topics: [topic] })).get(topic) ?? []
+        perPartition.forEach((lag, partition) => {
+          if (lag >= 0n) lags.set(partition, Number(lag))
+        })
+      }
+      return lags
+    },
     async close() {
       if (closed) return
       closed = true

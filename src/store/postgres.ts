@@ -23,7 +23,7 @@ export interface Queryable {
 export interface Postgres extends Queryable {
   /** Runs `work` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws. */
   withTransaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>
-  /** A raw pooled client, for what a query cannot do (COPY streams, LISTEN). Release it when done. */
+  /** A raw pooled client, for what a query cannot do (COPY streams, advisory locks). Release it when done. */
   connect(): Promise<pg.PoolClient>
   close(): Promise<void>
 }
@@ -48,10 +48,36 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
     return { rows: result.rows, rowCount: result.rowCount ?? 0 }
   }
 
+  // A checked-out client whose server goes away between two queries emits 'error'; without a
+  // listener that would crash the process instead of failing the current work.
+  async function checkOut(): Promise<{
+    client: pg.PoolClient
+    failed: () => boolean
+    release: (broken: boolean) => void
+  }> {
+    const client = await pool.connect()
+    // pg-pool gives each checkout its own release function; keep it before anyone wraps it.
+    const poolRelease = client.release.bind(client)
+    let failed = false
+    const onError = (error: Error) => {
+      failed = true
+      deps.logger.warn({ err: error }, 'PostgreSQL connection failed while in use')
+    }
+    client.on('error', onError)
+    return {
+      client,
+      failed: () => failed,
+      release(broken) {
+        client.off('error', onError)
+        poolRelease(broken || failed)
+      },
+    }
+  }
+
   return {
     query,
     async withTransaction(work) {
-      const client = await pool.connect()
+      const { client, release } = await checkOut()
       let broken = false
       try {
         await client.query('BEGIN')
@@ -73,10 +99,15 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
         }
         throw error
       } finally {
-        client.release(broken)
+        release(broken)
       }
     },
-    connect: () => pool.connect(),
+    async connect() {
+      const { client, release } = await checkOut()
+      // Callers release as usual; ours also drops the error listener.
+      client.release = (broken?: boolean | Error) => release(Boolean(broken))
+      return client
+    },
     async close() {
       if (closed) return
       closed = true

@@ -1,0 +1,196 @@
+/**
+ * Sustained ingest throughput: RSVPs per second from Kafka to committed PostgreSQL state.
+ *
+ *   eval "$(./dev.sh env)" && node bench/ingest-throughput.ts [--messages 1000000] [--seed 7]
+ *
+ * Fills a fresh 6-partition topic with a generated stream (the producer's speed is reported but
+ * not counted), then starts one real `rsvp-topk ingest` process under `node --cpu-prof` on a fresh
+ * database and times it from joining the group until every message is committed (its metrics
+ * count them all). The profile is summarised by where the time goes and kept in bench/results/.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { loadConfig } from '../src/config.ts'
+import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
+import { createLogger } from '../src/observability/logger.ts'
+import { generateStream } from '../src/producer/generator.ts'
+import { createPostgres } from '../src/store/postgres.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '1000000' },
+    seed: { type: 'string', default: '7' },
+    events: { type: 'string', default: '100000' },
+  },
+})
+const total = Number(args.messages)
+const root = fileURLToPath(new URL('../', import.meta.url))
+const resultsDir = join(root, 'bench/results')
+const profileDir = join(resultsDir, `ingest-profile-${Date.now()}`)
+mkdirSync(profileDir, { recursive: true })
+
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' })
+const logger = createLogger('silent')
+const run = `bench_${Date.now().toString(36)}`
+
+// A fresh database and topic, so earlier runs do not make this one faster or slower.
+const admin = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger })
+await admin.query(`CREATE DATABASE ${run}`)
+const dbUrl = new URL(config.postgres.url)
+dbUrl.pathname = `/${run}`
+await ensureTopics(config.kafka, [
+  { name: run, partitions: 6 },
+  { name: `${run}.dlq`, partitions: 6 },
+])
+
+console.log(`producing ${total.toLocaleString()} generated RSVP messages to topic ${run} …`)
+const producer = createRawProducer(config.kafka)
+const produceStarted = performance.now()
+let chunk = []
+let sent = 0
+for (const message of generateStream({ count: total, seed: Number(args.seed), events: Number(args.events) })) {
+  chunk.push({
+    topic: run,
+    key: message.key === undefined ? undefined : Buffer.from(message.key),
+    value: Buffer.from(message.value),
+  })
+  if (chunk.length === 20_000) {
+    await producer.send(chunk)
+    sent += chunk.length
+    chunk = []
+    if (sent % 200_000 === 0) console.log(`  produced ${sent.toLocaleString()}`)
+  }
+}
+await producer.send(chunk)
+await producer.close()
+const produceSeconds = (performance.now() - produceStarted) / 1000
+console.log(
+  `produced in ${produceSeconds.toFixed(1)} s (${Math.round(total / produceSeconds).toLocaleString()} msgs/s)`,
+)
+
+const child: ChildProcess = spawn(
+  process.execPath,
+  ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, join(root, 'bin/rsvp-topk.js'), 'ingest'],
+  {
+    env: {
+      ...process.env,
+      KAFKA_TOPIC: run,
+      KAFKA_GROUP_ID: run,
+      DATABASE_URL: dbUrl.toString(),
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+)
+let metricsUrl: string | undefined
+let joinedAt: number | undefined
+const spawnedAt = performance.now()
+child.stdout?.setEncoding('utf8')
+child.stdout?.on('data', (text: string) => {
+  for (const line of text.split('\n')) {
+    if (line.includes('"HTTP listening"')) metricsUrl = `${JSON.parse(line).address}/metrics`
+    if (line.includes('"joined the consumer group"')) joinedAt ??= performance.now()
+  }
+})
+
+async function consumed(): Promise<number> {
+  if (!metricsUrl) return 0
+  const text = await (await fetch(metricsUrl)).text()
+  let sum = 0
+  for (const match of text.matchAll(/^rsvp_topk_ingest_messages_total\{outcome="\w+"\} (\d+)/gm))
+    sum += Number(match[1])
+  return sum
+}
+
+let done = 0
+let peakRssMb = 0
+let lastReport = performance.now()
+while (done < total) {
+  await sleep(200)
+  done = await consumed()
+  if (performance.now() - lastReport > 5000) {
+    lastReport = performance.now()
+    console.log(`  ingested ${done.toLocaleString()} / ${total.toLocaleString()}`)
+  }
+  if (child.exitCode !== null) throw new Error(`ingest exited early with code ${child.exitCode}`)
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+  peakRssMb = Math.max(peakRssMb, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024)
+}
+const finishedAt = performance.now()
+const ingestSeconds = (finishedAt - (joinedAt ?? spawnedAt)) / 1000
+child.kill('SIGTERM')
+await once(child, 'exit')
+
+const db = createPostgres({ url: dbUrl.toString(), poolSize: 1 }, { logger })
+const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
+await db.close()
+await admin.query(`DROP DATABASE IF EXISTS ${run} WITH (FORCE)`)
+await admin.close()
+
+const result = {
+  messages: total,
+  ingest_seconds: Number(ingestSeconds.toFixed(2)),
+  ingest_rsvps_per_s: Math.round(total / ingestSeconds),
+  ingest_with_startup_seconds: Number(((finishedAt - spawnedAt) / 1000).toFixed(2)),
+  produce_msgs_per_s: Math.round(total / produceSeconds),
+  distinct_rsvps_stored: stored.rows[0]?.n,
+  service_peak_rss_mb: Math.round(peakRssMb),
+  machine: { cores: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version },
+}
+console.log(
+  `\ningest: ${result.ingest_rsvps_per_s.toLocaleString()} RSVPs/s (${total.toLocaleString()} messages in ${result.ingest_seconds} s; peak RSS ${result.service_peak_rss_mb} MB)`,
+)
+
+// Where the service's CPU time went, by self time of the profile's nodes.
+const profileFile = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))
+if (profileFile) {
+  interface ProfileNode {
+    id: number
+    callFrame: { functionName: string; url: string; lineNumber: number }
+  }
+  const profile = JSON.parse(readFileSync(join(profileDir, profileFile), 'utf8')) as {
+    nodes: ProfileNode[]
+    samples: number[]
+    timeDeltas: number[]
+  }
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const selfByFunction = new Map<string, number>()
+  const selfByArea = new Map<string, number>()
+  let totalTime = 0
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id)
+    const dt = profile.timeDeltas[i] ?? 0
+    totalTime += dt
+    if (!node) return
+    const { functionName, url, lineNumber } = node.callFrame
+    const area = url.includes('node_modules/')
+      ? (/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? 'node_modules')
+      : url.includes('/src/')
+        ? url.slice(url.indexOf('/src/') + 1)
+        : functionName === '(idle)' || functionName === '(garbage collector)' || functionName === '(program)'
+          ? functionName
+          : url === ''
+            ? '(native)'
+            : 'node internals'
+    selfByArea.set(area, (selfByArea.get(area) ?? 0) + dt)
+    const name = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`
+    selfByFunction.set(name, (selfByFunction.get(name) ?? 0) + dt)
+  })
+  const top = (map: Map<string, number>, n: number) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, t]) => `  ${((100 * t) / totalTime).toFixed(1).padStart(5)}%  ${name}`)
+      .join('\n')
+  console.log(`\nservice CPU profile (${profileFile}), self time by area:\n${top(selfByArea, 12)}`)
+  console.log(`\nhottest functions:\n${top(selfByFunction, 15)}`)
+}
+writeFileSync(join(resultsDir, 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`)
+console.log(`\nwritten: bench/results/ingest.json; profile: ${profileDir}`)

@@ -1,0 +1,82 @@
+/**
+ * The composition root: builds every adapter from the configuration and wires them together.
+ * Start order: PostgreSQL (and migrations), Kafka topics, HTTP, then the consumer. Close runs in
+ * reverse, so the consumer commits and leaves the group before anything it needs goes away.
+ */
+import { buildServer, type Server } from './api/server.ts'
+import type { Config } from './config.ts'
+import { createIngest, type Ingest } from './ingest/ingest.ts'
+import { createRawProducer, ensureTopics, type RawProducer } from './kafka/client.ts'
+import type { Logger } from './observability/logger.ts'
+import { createIngestMetrics, createRegistry } from './observability/metrics.ts'
+import { migrate } from './store/migrate.ts'
+import { createPostgres } from './store/postgres.ts'
+
+export interface AppOptions {
+  readonly ingest: boolean
+  /** port for /metrics and /healthz; 0 picks a free one; undefined serves no HTTP */
+  readonly httpPort: number | undefined
+}
+
+export interface App {
+  start(): Promise<void>
+  close(): Promise<void>
+  /** set once started with an HTTP port */
+  readonly address: string | undefined
+}
+
+export function buildApp(config: Config, options: AppOptions, deps: { logger: Logger }): App {
+  const logger = deps.logger
+  const registry = createRegistry()
+  const db = createPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize }, { logger })
+  let deadLetters: RawProducer | undefined
+  let ingest: Ingest | undefined
+  let server: Server | undefined
+  let ingestRun: Promise<void> | undefined
+  let address: string | undefined
+
+  return {
+    get address() {
+      return address
+    },
+    async start() {
+      logger.info({ database: config.postgres.safeUrl, brokers: config.kafka.brokers }, 'starting')
+      const applied = await migrate(db, { logger })
+      if (applied.length > 0) logger.info({ applied }, 'database schema migrated')
+      if (options.ingest) {
+        const created = await ensureTopics(config.kafka, [
+          { name: config.kafka.topic, partitions: config.kafka.partitions },
+          { name: config.kafka.dlqTopic, partitions: config.kafka.partitions },
+        ])
+        if (created.length > 0) logger.info({ topics: created }, 'created Kafka topics')
+      }
+      if (options.httpPort !== undefined) {
+        server = buildServer({ logger, registry })
+        address = await server.listen({ host: config.http.host, port: options.httpPort })
+        logger.info({ address }, 'HTTP listening')
+      }
+      if (options.ingest) {
+        deadLetters = createRawProducer(config.kafka)
+        ingest = createIngest(
+          {
+            topic: config.kafka.topic,
+            dlqTopic: config.kafka.dlqTopic,
+            groupId: config.kafka.groupId,
+            batchMaxMessages: config.ingest.batchMaxMessages,
+            batchMaxWaitMs: config.ingest.batchMaxWaitMs,
+            sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+          },
+          { kafka: config.kafka, db, deadLetters, logger, metrics: createIngestMetrics(registry) },
+        )
+        ingestRun = ingest.run()
+      }
+    },
+    async close() {
+      await ingest?.stop()
+      await ingestRun
+      await server?.close()
+      await deadLetters?.close()
+      await db.close()
+    },
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The counting contract's rules as pure functions over one batch of parsed RSVPs: which version
+ * of an RSVP is current (rule 1), how replacing a version moves the counts (rules 2 and 4), and
+ * which message's details win (rule 5). The store applies what these return; keeping the rules
+ * here lets them be tested without a database.
+ */
+import type { EventDetails, GroupDetails, MemberDetails, Rsvp, RsvpVersion, VenueDetails } from './rsvp.ts'
+import { utcDay } from './time.ts'
+
+/** One RSVP's current version before and after a batch; `before` is undefined for a new RSVP. */
+export interface VersionChange {
+  readonly before: RsvpVersion | undefined
+  readonly after: RsvpVersion
+}
+
+/** What to add to an event's yes count and attendees (negative when RSVPs left it). */
+export interface CountDelta {
+  readonly eventId: string
+  readonly yes: number
+  readonly attendees: number
+}
+
+/** The same for one UTC day (`YYYY-MM-DD`) of an event. */
+export interface DayCountDelta extends CountDelta {
+  readonly day: string
+}
+
+export interface CountDeltas {
+  /** sorted by eventId */
+  readonly events: CountDelta[]
+  /** sorted by day, then eventId */
+  readonly days: DayCountDelta[]
+}
+
+/** Details and the mtime of the message that carried them. */
+export interface DetailsAt<T> {
+  readonly mtime: number
+  readonly details: T
+}
+
+export type EventDetailsWithLinks = EventDetails & { groupId: number | undefined; venueId: number | undefined }
+
+export interface LatestDetails {
+  /** sorted by eventId */
+  readonly events: DetailsAt<EventDetailsWithLinks>[]
+  /** sorted by groupId */
+  readonly groups: DetailsAt<GroupDetails>[]
+  /** sorted by venueId */
+  readonly venues: DetailsAt<VenueDetails>[]
+  /** sorted by memberId */
+  readonly members: DetailsAt<MemberDetails>[]
+}
+
+/**
+ * Rule 1: whether `candidate` becomes the current version. Only a strictly greater mtime wins, so
+ * resends, truncated-mtime resends and stale versions change nothing.
+ */
+export function supersedes(
+  candidate: { readonly mtime: number },
+  current: { readonly mtime: number } | undefined,
+): boolean {
+  return current === undefined || candidate.mtime > current.mtime
+}
+
+/** The part of an RSVP the store keeps per rsvp_id: what counting needs. */
+export function toVersion(rsvp: Rsvp): RsvpVersion {
+  return {
+    rsvpId: rsvp.rsvpId,
+    mtime: rsvp.mtime,
+    eventId: rsvp.event.eventId,
+    response: rsvp.response,
+    guests: rsvp.guests,
+  }
+}
+
+/**
+ * For each rsvp_id in a batch (in arrival order), the version that would be current after applying
+ * the batch in order to no prior state: a strictly greater mtime replaces, an equal one does not.
+ * Sorted by rsvpId ascending, the order in which the store locks rows.
+ */
+export function latestPerRsvp(rsvps: readonly Rsvp[]): Rsvp[] {
+  const latest = new Map<number, Rsvp>()
+  for (const rsvp of rsvps) {
+    if (supersedes(rsvp, latest.get(rsvp.rsvpId))) latest.set(rsvp.rsvpId, rsvp)
+  }
+  return Array.from(latest.values()).sort((a, b) => a.rsvpId - b.rsvpId)
+}
+
+interface Tally {
+  yes: number
+  attendees: number
+}
+
+/**
+ * Rules 2 and 4: how a set of version changes moves each event's yes count and attendees, overall
+ * and on the UTC day of each version's mtime. A version counts +1 yes and +(1 + guests) attendees
+ * when its response is exactly 'yes'; a change takes away what `before` counted and adds what
+ * `after` counts, so flips, guest changes, day moves and event moves all net out.
+ * Only non-zero entries are returned; events sorted by eventId, days by day then eventId
+ * (plain string order, the same in every writer, so row locks are always taken in one order).
+ */
+export function countDeltas(changes: readonly VersionChange[]): CountDeltas {
+  const events = new Map<string, Tally>()
+  const days = new Map<string, Map<string, Tally>>()
+  const count = (version: RsvpVersion, sign: 1 | -1): void => {
+    if (version.response !== 'yes') return
+    const attendees = sign * (1 + version.guests)
+    addTo(events, version.eventId, sign, attendees)
+    const day = utcDay(version.mtime)
+    let dayEvents = days.get(day)
+    if (dayEvents === undefined) {
+      dayEvents = new Map()
+      days.set(day, dayEvents)
+    }
+    addTo(dayEvents, version.eventId, sign, attendees)
+  }
+  for (const change of changes) {
+    if (change.before !== undefined) count(change.before, -1)
+    count(change.after, 1)
+  }
+
+  const eventDeltas: CountDelta[] = []
+  for (const eventId of Array.from(events.keys()).sort(compareText)) {
+    const tally = events.get(eventId) as Tally
+    if (tally.yes !== 0 || tally.attendees !== 0)
+      eventDeltas.push({ eventId, yes: tally.yes, attendees: tally.attendees })
+  }
+  const dayDeltas: DayCountDelta[] = []
+  for (const day of Array.from(days.keys()).sort(compareText)) {
+    const dayEvents = days.get(day) as Map<string, Tally>
+    for (const eventId of Array.from(dayEvents.keys()).sort(compareText)) {
+      const tally = dayEvents.get(eventId) as Tally
+      if (tally.yes !== 0 || tally.attendees !== 0) {
+        dayDeltas.push({ day, eventId, yes: tally.yes, attendees: tally.attendees })
+      }
+    }
+  }
+  return { events: eventDeltas, days: dayDeltas }
+}
+
+/**
+ * Rule 5: per eventId, groupId, venueId and memberId, the details of the batch's message with the
+ * greatest mtime naming it (the first such message on equal mtimes). Uses every message, including
+ * versions that lose rule 1: an RSVP's stale version still carries the newest word on its group.
+ * Each list is sorted by its id ascending.
+ */
+export function latestDetails(rsvps: readonly Rsvp[]): LatestDetails {
+  // Keep the winning message per id and build the details once at the end.
+  const events = new Map<string, Rsvp>()
+  const groups = new Map<number, DetailsAt<GroupDetails>>()
+  const venues = new Map<number, DetailsAt<VenueDetails>>()
+  const members = new Map<number, DetailsAt<MemberDetails>>()
+  for (const rsvp of rsvps) {
+    const mtime = rsvp.mtime
+    const eventId = rsvp.event.eventId
+    if (supersedes(rsvp, events.get(eventId))) events.set(eventId, rsvp)
+    const group = rsvp.group
+    if (group !== undefined && supersedes(rsvp, groups.get(group.groupId))) {
+      groups.set(group.groupId, { mtime, details: group })
+    }
+    const venue = rsvp.venue
+    if (venue !== undefined && supersedes(rsvp, venues.get(venue.venueId))) {
+      venues.set(venue.venueId, { mtime, details: venue })
+    }
+    const member = rsvp.member
+    if (member !== undefined && supersedes(rsvp, members.get(member.memberId))) {
+      members.set(member.memberId, { mtime, details: member })
+    }
+  }
+
+  const eventDetails: DetailsAt<EventDetailsWithLinks>[] = []
+  for (const eventId of Array.from(events.keys()).sort(compareText)) {
+    const rsvp = events.get(eventId) as Rsvp
+    eventDetails.push({
+      mtime: rsvp.mtime,
+      details: { ...rsvp.event, groupId: rsvp.group?.groupId, venueId: rsvp.venue?.venueId },
+    })
+  }
+  return {
+    events: eventDetails,
+    groups: byNumericKey(groups),
+    venues: byNumericKey(venues),
+    members: byNumericKey(members),
+  }
+}
+
+function addTo(tallies: Map<string, Tally>, eventId: string, yes: number, attendees: number): void {
+  const tally = tallies.get(eventId)
+  if (tally === undefined) {
+    tallies.set(eventId, { yes, attendees })
+  } else {
+    tally.yes += yes
+    tally.attendees += attendees
+  }
+}
+
+function byNumericKey<T>(map: Map<number, T>): T[] {
+  return Array.from(map.keys())
+    .sort((a, b) => a - b)
+    .map((key) => map.get(key) as T)
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

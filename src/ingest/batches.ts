@@ -1,0 +1,48 @@
+/**
+ * Groups an async stream into batches: a batch is handed on when it holds `maxSize` items, or
+ * `maxWaitMs` after its first item arrived, whichever comes first. Waiting for a first item has no
+ * time limit, so an idle stream yields nothing (and costs nothing).
+ */
+export interface BatchOptions {
+  readonly maxSize: number
+  readonly maxWaitMs: number
+}
+
+const TIMED_OUT = Symbol('timed out')
+
+export async function* batches<T>(source: AsyncIterable<T>, options: BatchOptions): AsyncGenerator<T[]> {
+  const iterator = source[Symbol.asyncIterator]()
+  // A next() that lost a race against the timer is still owed its item: keep it for the next batch.
+  let pending: Promise<IteratorResult<T>> | undefined
+  try {
+    while (true) {
+      pending ??= iterator.next()
+      const first = await pending
+      pending = undefined
+      if (first.done) return
+      const batch: T[] = [first.value]
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(resolve, options.maxWaitMs, TIMED_OUT)
+      })
+      try {
+        while (batch.length < options.maxSize) {
+          pending ??= iterator.next()
+          const next = await Promise.race([pending, timeout])
+          if (next === TIMED_OUT) break
+          pending = undefined
+          if (next.done) {
+            yield batch
+            return
+          }
+          batch.push(next.value)
+        }
+      } finally {
+        clearTimeout(timer)
+      }
+      yield batch
+    }
+  } finally {
+    await iterator.return?.()
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The ingest loop: one member of the consumer group. It takes batches from the partitions it owns,
+ * sends invalid messages to the dead-letter topic, applies the valid ones in one PostgreSQL
+ * transaction, and only then commits the batch's offsets. Delivery is at least once; the effect is
+ * exactly once because applying a batch is idempotent (see store/rsvp-store.ts).
+ *
+ * Failures never skip a message: a failing dependency is retried until it is back, and a broken
+ * consumer session (a rebalance that revoked our partitions mid-batch, a lost broker) is dropped
+ * without committing and joined again, so its messages are delivered again.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseRsvp } from '../domain/parse-rsvp.ts'
+import type { Rsvp } from '../domain/rsvp.ts'
+import {
+  type ConsumedMessage,
+  createGroupConsumer,
+  type GroupConsumer,
+  type KafkaConnection,
+  type OutgoingMessage,
+  type RawProducer,
+} from '../kafka/client.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { IngestMetrics } from '../observability/metrics.ts'
+import type { Postgres } from '../store/postgres.ts'
+import { type ApplyResult, applyBatch } from '../store/rsvp-store.ts'
+import { batches } from './batches.ts'
+import { toDeadLetter } from './dead-letter.ts'
+import { retryUntilDone } from './retry.ts'
+
+export interface IngestOptions {
+  readonly topic: string
+  readonly dlqTopic: string
+  readonly groupId: string
+  readonly batchMaxMessages: number
+  readonly batchMaxWaitMs: number
+  readonly sessionTimeoutMs?: number
+  readonly lagIntervalMs?: number
+}
+
+export interface IngestDeps {
+  readonly kafka: KafkaConnection
+  readonly db: Postgres
+  readonly deadLetters: RawProducer
+  readonly logger: Logger
+  readonly metrics: IngestMetrics
+  /** told after each committed batch, e.g. to drop cache entries whose details changed */
+  readonly onApplied?: (result: ApplyResult) => void | Promise<void>
+}
+
+export interface Ingest {
+  /** Runs until stop(); resolves once the consumer has left the group. */
+  run(): Promise<void>
+  /** Finishes the batch in its database transaction (or abandons one that is waiting on a retry), leaves the group. */
+  stop(): Promise<void>
+}
+
+export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
+  const logger = deps.logger.child({ component: 'ingest' })
+  const shutdown = new AbortController()
+  let consumer: GroupConsumer | undefined
+  let inBatch = false
+  let newestApplied = 0
+  let running: Promise<void> | undefined
+
+  async function handleBatch(batch: ConsumedMessage[]): Promise<void> {
+    const valid: Rsvp[] = []
+    const deadLetters: OutgoingMessage[] = []
+    for (const message of batch) {
+      const parsed = parseRsvp(message.value)
+      if (parsed.ok) valid.push(parsed.rsvp)
+      else deadLetters.push(toDeadLetter(message, parsed.reason, options.dlqTopic))
+    }
+    const signal = shutdown.signal
+    if (deadLetters.length > 0) {
+      await retryUntilDone(() => deps.deadLetters.send(deadLetters), {
+        signal,
+        logger,
+        what: 'sending to the dead-letter topic',
+        onRetry: () => deps.metrics.retries.inc({ dependency: 'kafka' }),
+      })
+    }
+    const started = performance.now()
+    const result = await retryUntilDone(() => applyBatch(deps.db, valid), {
+      signal,
+      logger,
+      what: 'applying a batch to PostgreSQL',
+      onRetry: () => deps.metrics.retries.inc({ dependency: 'postgres' }),
+    })
+    deps.metrics.transactionSeconds.observe((performance.now() - started) / 1000)
+    await commitOffsets(batch)
+
+    deps.metrics.batchSize.observe(batch.length)
+    deps.metrics.messages.inc({ outcome: 'applied' }, result.applied)
+    deps.metrics.messages.inc({ outcome: 'unchanged' }, result.unchanged)
+    deps.metrics.messages.inc({ outcome: 'invalid' }, deadLetters.length)
+    if (result.newestAppliedMtime !== undefined && result.newestAppliedMtime > newestApplied) {
+      newestApplied = result.newestAppliedMtime
+      deps.metrics.newestAppliedMtime.set(newestApplied / 1000)
+    }
+    logger.debug(
+      { messages: batch.length, applied: result.applied, unchanged: result.unchanged, invalid: deadLetters.length },
+      'batch committed',
+    )
+    await deps.onApplied?.(result)
+  }
+
+  /** Commits, per partition, the offset after the batch's last message. */
+  async function commitOffsets(batch: ConsumedMessage[]): Promise<void> {
+    const last = new Map<number, ConsumedMessage>()
+    for (const message of batch) {
+      const seen = last.get(message.partition)
+      if (!seen || message.offset > seen.offset) last.set(message.partition, message)
+    }
+    await Promise.all([...last.values()].map((message) => message.commit()))
+  }
+
+  async function reportLag(): Promise<void> {
+    while (!shutdown.signal.aborted) {
+      try {
+        await sleep(options.lagIntervalMs ?? 5000, undefined, { signal: shutdown.signal })
+        const lags = await consumer?.lag()
+        deps.metrics.consumerLag.reset()
+        for (const [partition, lag] of lags ?? []) deps.metrics.consumerLag.set({ partition: String(partition) }, lag)
+      } catch (error) {
+        if (!shutdown.signal.aborted) logger.debug({ err: error }, 'could not read the consumer lag')
+      }
+    }
+  }
+
+  async function runSessions(): Promise<void> {
+    let failures = 0
+    while (!shutdown.signal.aborted) {
+      try {
+        consumer = await createGroupConsumer(deps.kafka, {
+          groupId: options.groupId,
+          topics: [options.topic],
+          sessionTimeoutMs: options.sessionTimeoutMs,
+        })
+        logger.info({ topic: options.topic, groupId: options.groupId }, 'joined the consumer group')
+        for await (const batch of batches(consumer.messages, {
+          maxSize: options.batchMaxMessages,
+          maxWaitMs: options.batchMaxWaitMs,
+        })) {
+          if (shutdown.signal.aborted) break
+          inBatch = true
+          try {
+            await handleBatch(batch)
+          } finally {
+            inBatch = false
+          }
+          failures = 0
+          // Stopped during the batch: leave now, not after the next message arrives.
+          if (shutdown.signal.aborted) break
+        }
+      } catch (error) {
+        if (shutdown.signal.aborted) break
+        failures++
+        const delay = Math.min(100 * 2 ** failures, 5000)
+        logger.error({ err: error, retryInMs: delay }, 'consumer session failed; joining the group again')
+        deps.metrics.retries.inc({ dependency: 'kafka' })
+        await sleep(delay, undefined, { signal: shutdown.signal }).catch(() => {})
+      } finally {
+        await consumer?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
+        consumer = undefined
+      }
+    }
+  }
+
+  return {
+    run() {
+      running ??= Promise.all([runSessions(), reportLag()]).then(() => {
+        logger.info('left the consumer group')
+      })
+      return running
+    },
+    async stop() {
+      if (!shutdown.signal.aborted) {
+        logger.info({ inBatch }, 'stopping')
+        shutdown.abort(new Error('ingest is stopping'))
+        // Between batches the loop waits on the broker: closing the consumer ends that wait. In a
+        // batch, the loop closes it itself once the batch is committed or abandoned.
+        if (!inBatch) await consumer?.close().catch(() => {})
+      }
+      await running
+    },
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Retries work that failed because a dependency is unavailable, with exponential backoff and no
+ * limit on attempts: ingest must never skip a message, so it waits for PostgreSQL or Kafka to come
+ * back. Only the abort signal (shutdown) ends the waiting, with the AbortSignal's reason.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from '../observability/logger.ts'
+
+export interface RetryOptions {
+  readonly signal: AbortSignal
+  readonly logger: Logger
+  /** what is being retried, for the log line */
+  readonly what: string
+  readonly initialDelayMs?: number
+  readonly maxDelayMs?: number
+  readonly onRetry?: (attempt: number, error: unknown) => void
+}
+
+export async function retryUntilDone<T>(work: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const maxDelay = options.maxDelayMs ?? 5000
+  let delay = options.initialDelayMs ?? 100
+  for (let attempt = 1; ; attempt++) {
+    options.signal.throwIfAborted()
+    try {
+      return await work()
+    } catch (error) {
+      if (options.signal.aborted) throw options.signal.reason
+      options.onRetry?.(attempt, error)
+      options.logger.warn({ err: error, attempt, retryInMs: delay }, `${options.what} failed; retrying`)
+      await sleep(delay, undefined, { signal: options.signal })
+      delay = Math.min(delay * 2, maxDelay)
+    }
+  }
+}

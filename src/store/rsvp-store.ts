@@ -1,0 +1,244 @@
+/**
+ * Where RSVPs get counted: one batch of valid RSVPs becomes one PostgreSQL transaction that
+ * writes the new current versions and moves the counts by exactly what changed.
+ *
+ * The rule "only a strictly newer mtime wins" is enforced by SQL (`WHERE n.mtime > r.mtime`), and
+ * the count deltas come from the rows the statements report as changed, compared with the
+ * versions they replaced, read under a row lock. So replays, redeliveries and two consumers
+ * racing on the same RSVP during a rebalance all leave the counts exact.
+ */
+import {
+  countDeltas,
+  latestDetails,
+  latestPerRsvp,
+  supersedes,
+  toVersion,
+  type VersionChange,
+} from '../domain/merge.ts'
+import type { Rsvp, RsvpVersion } from '../domain/rsvp.ts'
+import type { Postgres, Queryable } from './postgres.ts'
+
+export interface ApplyResult {
+  /** RSVP versions that became current (new RSVPs and strictly newer versions) */
+  readonly applied: number
+  /** messages that changed no RSVP: resends, equal or older mtimes, superseded within the batch */
+  readonly unchanged: number
+  /** the greatest mtime among the applied versions, or undefined when none applied */
+  readonly newestAppliedMtime: number | undefined
+  /** events whose details changed (a newer message named them): their cache entries are stale */
+  readonly eventsWithNewDetails: readonly string[]
+}
+
+// New RSVPs; rows of RSVPs that exist are left alone here and handled under a lock below.
+const INSERT_NEW_RSVPS = `
+INSERT INTO rsvps (rsvp_id, mtime, event_id, response, guests, member_id)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::bigint[])
+ON CONFLICT (rsvp_id) DO NOTHING
+RETURNING rsvp_id`
+
+// The versions that may be replaced, locked until commit so no other transaction changes them
+// between our read and our update. Ordered to keep concurrent batches from deadlocking.
+const LOCK_CURRENT_VERSIONS = `
+SELECT rsvp_id, mtime, event_id, response, guests
+FROM rsvps WHERE rsvp_id = ANY($1::bigint[])
+ORDER BY rsvp_id
+FOR UPDATE`
+
+const UPDATE_TO_NEWER_VERSIONS = `
+UPDATE rsvps AS r
+SET mtime = n.mtime, event_id = n.event_id, response = n.response, guests = n.guests, member_id = n.member_id
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::bigint[])
+  AS n(rsvp_id, mtime, event_id, response, guests, member_id)
+WHERE r.rsvp_id = n.rsvp_id AND n.mtime > r.mtime
+RETURNING r.rsvp_id`
+
+function newerThan(alias: string, columns: string[]): string {
+  return columns
+    .map(
+      (column) =>
+        `${column} = CASE WHEN ${alias}.details_mtime IS NULL OR excluded.details_mtime > ${alias}.details_mtime ` +
+        `THEN excluded.${column} ELSE ${alias}.${column} END`,
+    )
+    .join(',\n    ')
+}
+
+// Counts, per-day counts and every kind of details in one round trip; each CTE touches its own
+// table. Event rows carry count deltas and details together (one row per event), details
+// replaced only by a strictly newer message; a delta-only row has NULL details_mtime.
+const APPLY_COUNTS_AND_DETAILS = `
+WITH
+event_rows AS (
+  INSERT INTO events AS e (event_id, yes_rsvps, attendees, details_mtime, name, url, time_ms, group_id, venue_id)
+  SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],
+                       $8::bigint[], $9::bigint[])
+  ON CONFLICT (event_id) DO UPDATE SET
+    yes_rsvps = e.yes_rsvps + excluded.yes_rsvps,
+    attendees = e.attendees + excluded.attendees,
+    ${newerThan('e', ['name', 'url', 'time_ms', 'group_id', 'venue_id', 'details_mtime'])}
+  RETURNING event_id, details_mtime
+),
+day_rows AS (
+  INSERT INTO event_day_counts AS d (day, event_id, yes_rsvps, attendees)
+  SELECT * FROM unnest($10::date[], $11::text[], $12::int[], $13::int[])
+  ON CONFLICT (day, event_id) DO UPDATE SET
+    yes_rsvps = d.yes_rsvps + excluded.yes_rsvps,
+    attendees = d.attendees + excluded.attendees
+),
+group_rows AS (
+  INSERT INTO groups AS g (group_id, mtime, name, urlname, city, country, state, lat, lon, topics)
+  SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::text[], $17::text[], $18::text[], $19::text[],
+                       $20::text[], $21::float8[], $22::float8[], $23::jsonb[])
+  ON CONFLICT (group_id) DO UPDATE SET
+    mtime = excluded.mtime, name = excluded.name, urlname = excluded.urlname, city = excluded.city,
+    country = excluded.country, state = excluded.state, lat = excluded.lat, lon = excluded.lon,
+    topics = excluded.topics
+  WHERE excluded.mtime > g.mtime
+),
+venue_rows AS (
+  INSERT INTO venues AS v (venue_id, mtime, name, lat, lon)
+  SELECT * FROM unnest($24::bigint[], $25::bigint[], $26::text[], $27::float8[], $28::float8[])
+  ON CONFLICT (venue_id) DO UPDATE SET
+    mtime = excluded.mtime, name = excluded.name, lat = excluded.lat, lon = excluded.lon
+  WHERE excluded.mtime > v.mtime
+),
+member_rows AS (
+  INSERT INTO members AS m (member_id, mtime, name, photo)
+  SELECT * FROM unnest($29::bigint[], $30::bigint[], $31::text[], $32::text[])
+  ON CONFLICT (member_id) DO UPDATE SET
+    mtime = excluded.mtime, name = excluded.name, photo = excluded.photo
+  WHERE excluded.mtime > m.mtime
+)
+-- Data-modifying CTEs always run to completion, whether or not this SELECT reads them.
+SELECT event_id, details_mtime FROM event_rows`
+
+function versionColumns(rsvps: readonly Rsvp[]): unknown[] {
+  return [
+    rsvps.map((r) => r.rsvpId),
+    rsvps.map((r) => r.mtime),
+    rsvps.map((r) => r.event.eventId),
+    rsvps.map((r) => r.response),
+    rsvps.map((r) => r.guests),
+    rsvps.map((r) => r.member?.memberId ?? null),
+  ]
+}
+
+/** Applies one batch of valid RSVPs (in arrival order) in one transaction. */
+export async function applyBatch(db: Postgres, rsvps: readonly Rsvp[]): Promise<ApplyResult> {
+  if (rsvps.length === 0) {
+    return { applied: 0, unchanged: 0, newestAppliedMtime: undefined, eventsWithNewDetails: [] }
+  }
+  const candidates = latestPerRsvp(rsvps)
+  const details = latestDetails(rsvps)
+  return db.withTransaction(async (tx) => {
+    const changes = await writeVersions(tx, candidates)
+    const eventsWithNewDetails = await writeCountsAndDetails(tx, changes, details)
+    let newest: number | undefined
+    for (const change of changes) if (newest === undefined || change.after.mtime > newest) newest = change.after.mtime
+    return {
+      applied: changes.length,
+      unchanged: rsvps.length - changes.length,
+      newestAppliedMtime: newest,
+      eventsWithNewDetails,
+    }
+  })
+}
+
+async function writeVersions(tx: Queryable, candidates: readonly Rsvp[]): Promise<VersionChange[]> {
+  const inserted = await tx.query<{ rsvp_id: number }>(INSERT_NEW_RSVPS, versionColumns(candidates))
+  const insertedIds = new Set(inserted.rows.map((row) => row.rsvp_id))
+  const changes: VersionChange[] = []
+  const existing: Rsvp[] = []
+  for (const candidate of candidates) {
+    if (insertedIds.has(candidate.rsvpId)) changes.push({ before: undefined, after: toVersion(candidate) })
+    else existing.push(candidate)
+  }
+  if (existing.length === 0) return changes
+
+  const locked = await tx.query<{ rsvp_id: number; mtime: number; event_id: string; response: string; guests: number }>(
+    LOCK_CURRENT_VERSIONS,
+    [existing.map((r) => r.rsvpId)],
+  )
+  const current = new Map<number, RsvpVersion>()
+  for (const row of locked.rows) {
+    current.set(row.rsvp_id, {
+      rsvpId: row.rsvp_id,
+      mtime: row.mtime,
+      eventId: row.event_id,
+      response: row.response,
+      guests: row.guests,
+    })
+  }
+  const newer = existing.filter((candidate) => supersedes(candidate, current.get(candidate.rsvpId)))
+  if (newer.length === 0) return changes
+
+  const updated = await tx.query<{ rsvp_id: number }>(UPDATE_TO_NEWER_VERSIONS, versionColumns(newer))
+  const updatedIds = new Set(updated.rows.map((row) => row.rsvp_id))
+  for (const candidate of newer) {
+    if (updatedIds.has(candidate.rsvpId)) {
+      changes.push({ before: current.get(candidate.rsvpId), after: toVersion(candidate) })
+    }
+  }
+  return changes
+}
+
+async function writeCountsAndDetails(
+  tx: Queryable,
+  changes: readonly VersionChange[],
+  details: ReturnType<typeof latestDetails>,
+): Promise<string[]> {
+  const deltas = countDeltas(changes)
+  // One row per event: its count delta (if any) and its newest details in this batch (if any).
+  type EventRow = { yes: number; attendees: number; at: (typeof details.events)[number] | undefined }
+  const events = new Map<string, EventRow>()
+  for (const delta of deltas.events)
+    events.set(delta.eventId, { yes: delta.yes, attendees: delta.attendees, at: undefined })
+  for (const at of details.events) {
+    const row = events.get(at.details.eventId)
+    if (row) row.at = at
+    else events.set(at.details.eventId, { yes: 0, attendees: 0, at })
+  }
+  const eventIds = [...events.keys()].sort()
+  const eventRows = eventIds.map((id) => events.get(id) as EventRow)
+
+  const groups = details.groups
+  const venues = details.venues
+  const members = details.members
+  const result = await tx.query<{ event_id: string; details_mtime: number | null }>(APPLY_COUNTS_AND_DETAILS, [
+    eventIds,
+    eventRows.map((r) => r.yes),
+    eventRows.map((r) => r.attendees),
+    eventRows.map((r) => r.at?.mtime ?? null),
+    eventRows.map((r) => r.at?.details.name ?? null),
+    eventRows.map((r) => r.at?.details.url ?? null),
+    eventRows.map((r) => r.at?.details.time ?? null),
+    eventRows.map((r) => r.at?.details.groupId ?? null),
+    eventRows.map((r) => r.at?.details.venueId ?? null),
+    deltas.days.map((d) => d.day),
+    deltas.days.map((d) => d.eventId),
+    deltas.days.map((d) => d.yes),
+    deltas.days.map((d) => d.attendees),
+    groups.map((g) => g.details.groupId),
+    groups.map((g) => g.mtime),
+    groups.map((g) => g.details.name ?? null),
+    groups.map((g) => g.details.urlname ?? null),
+    groups.map((g) => g.details.city ?? null),
+    groups.map((g) => g.details.country ?? null),
+    groups.map((g) => g.details.state ?? null),
+    groups.map((g) => g.details.lat ?? null),
+    groups.map((g) => g.details.lon ?? null),
+    groups.map((g) => JSON.stringify(g.details.topics)),
+    venues.map((v) => v.details.venueId),
+    venues.map((v) => v.mtime),
+    venues.map((v) => v.details.name ?? null),
+    venues.map((v) => v.details.lat ?? null),
+    venues.map((v) => v.details.lon ?? null),
+    members.map((m) => m.details.memberId),
+    members.map((m) => m.mtime),
+    members.map((m) => m.details.name ?? null),
+    members.map((m) => m.details.photo ?? null),
+  ])
+  // The row kept our details exactly when it now carries the mtime of the message we sent.
+  return result.rows
+    .filter((row) => row.details_mtime !== null && row.details_mtime === events.get(row.event_id)?.at?.mtime)
+    .map((row) => row.event_id)
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { parseRsvp } from '../../src/domain/parse-rsvp.ts'
+import type { Rsvp } from '../../src/domain/rsvp.ts'
+import { generateStream } from '../../src/producer/generator.ts'
+import { migrate } from '../../src/store/migrate.ts'
+import type { Postgres } from '../../src/store/postgres.ts'
+import { applyBatch } from '../../src/store/rsvp-store.ts'
+import { createTestDatabase, silentLogger } from '../helpers.ts'
+import { computeExpected } from '../support/contract-oracle.ts'
+
+function validRsvps(values: string[]): Rsvp[] {
+  const out: Rsvp[] = []
+  for (const value of values) {
+    const parsed = parseRsvp(value)
+    if (parsed.ok) out.push(parsed.rsvp)
+  }
+  return out
+}
+
+async function counts(db: Postgres) {
+  const { rows } = await db.query<{ event_id: string; yes_rsvps: number; attendees: number }>(
+    'SELECT event_id, yes_rsvps, attendees FROM events WHERE yes_rsvps <> 0 OR attendees <> 0 ORDER BY event_id',
+  )
+  return rows
+}
+
+function expectedCounts(values: string[]) {
+  const expected = computeExpected(values)
+  return [...expected.yes]
+    .filter(([, yes]) => yes > 0)
+    .map(([eventId, yes]) => ({ event_id: eventId, yes_rsvps: yes, attendees: expected.attendees.get(eventId) ?? 0 }))
+    .sort((a, b) => (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0))
+}
+
+describe('applyBatch', () => {
+  const values = [...generateStream({ count: 6000, seed: 11, events: 150, groups: 30 })].map((m) => m.value)
+
+  test('should give the contract counts whatever the batch sizes, and change nothing on a full replay', async (t) => {
+    for (const size of [1, 97, 6000]) {
+      const { db } = await createTestDatabase(t)
+      await migrate(db, { logger: silentLogger })
+      const rsvps = validRsvps(values)
+      for (let i = 0; i < rsvps.length; i += size) await applyBatch(db, rsvps.slice(i, i + size))
+      assert.deepEqual(await counts(db), expectedCounts(values), `batches of ${size}`)
+      const replay = await applyBatch(db, rsvps)
+      assert.equal(replay.applied, 0, 'a replay applies nothing')
+      assert.deepEqual(await counts(db), expectedCounts(values), `after a replay, batches of ${size}`)
+    }
+  })
+
+  test('should stay exact when two transactions apply overlapping batches at once', async (t) => {
+    const { db } = await createTestDatabase(t)
+    await migrate(db, { logger: silentLogger })
+    const rsvps = validRsvps(values)
+    // Two "consumers" race over the same messages in different batch cuts, as during a rebalance.
+    const race = async (size: number, offset: number) => {
+      for (let i = offset; i < rsvps.length + offset; i += size) {
+        const batch = rsvps.slice(i % rsvps.length, (i % rsvps.length) + size)
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await applyBatch(db, batch)
+            break
+          } catch (error) {
+            // A deadlock victim is rolled back whole; the ingest loop retries it the same way.
+            if ((error as { code?: string }).code !== '40P01' || attempt > 20) throw error
+          }
+        }
+      }
+    }
+    await Promise.all([race(400, 0), race(650, 3000)])
+    assert.deepEqual(await counts(db), expectedCounts(values))
+    const days = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM event_day_counts WHERE yes_rsvps < 0 OR attendees < 0',
+    )
+    assert.equal(days.rows[0]?.n, 0, 'no per-day count goes below zero')
+  })
+
+  test('should report the events whose details a newer message changed', async (t) => {
+    const { db } = await createTestDatabase(t)
+    await migrate(db, { logger: silentLogger })
+    const base = {
+      rsvp_id: 1,
+      mtime: 1_767_225_600_000,
+      response: 'yes',
+      guests: 0,
+      event: { event_id: 'ev1', event_name: 'Old name', event_url: 'https:\\/\\/example.com\\/1' },
+    }
+    const first = await applyBatch(db, validRsvps([JSON.stringify(base)]))
+    assert.deepEqual(first.eventsWithNewDetails, ['ev1'])
+    const stale = await applyBatch(
+      db,
+      validRsvps([
+        JSON.stringify({
+          ...base,
+          rsvp_id: 2,
+          mtime: base.mtime - 1,
+          event: { ...base.event, event_name: 'Older name' },
+        }),
+      ]),
+    )
+    assert.deepEqual(stale.eventsWithNewDetails, [], 'an older message changes no details')
+    const newer = await applyBatch(
+      db,
+      validRsvps([
+        JSON.stringify({
+          ...base,
+          rsvp_id: 3,
+          mtime: base.mtime + 1,
+          event: { ...base.event, event_name: 'New name' },
+        }),
+      ]),
+    )
+    assert.deepEqual(newer.eventsWithNewDetails, ['ev1'])
+    const { rows } = await db.query<{ name: string; yes_rsvps: number }>('SELECT name, yes_rsvps FROM events')
+    assert.deepEqual(rows, [{ name: 'New name', yes_rsvps: 3 }])
+  })
+})

@@ -1,0 +1,178 @@
+/**
+ * Drives real `rsvp-topk ingest` processes against the local stack: each test gets its own topic,
+ * consumer group and database, produces a generated stream, and compares what PostgreSQL holds
+ * with the independent contract oracle.
+ */
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import type { TestContext } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { createRawProducer, ensureTopics } from '../../src/kafka/client.ts'
+import type { GeneratedMessage } from '../../src/producer/generator.ts'
+import { migrate } from '../../src/store/migrate.ts'
+import type { Postgres } from '../../src/store/postgres.ts'
+import { createTestDatabase, silentLogger, stackConfig, uniqueName } from '../helpers.ts'
+import { computeExpected } from './contract-oracle.ts'
+
+const BIN = fileURLToPath(new URL('../../bin/rsvp-topk.js', import.meta.url))
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+export interface IngestFixture {
+  readonly topic: string
+  readonly groupId: string
+  readonly databaseUrl: string
+  readonly db: Postgres
+  /** env for an ingest process of this fixture */
+  readonly env: NodeJS.ProcessEnv
+}
+
+export async function createIngestFixture(t: TestContext, partitions = 6): Promise<IngestFixture> {
+  const config = stackConfig()
+  const topic = uniqueName('rsvps-it')
+  const groupId = uniqueName('ingest-it')
+  const { url, db } = await createTestDatabase(t)
+  // Migrated here too, so the test can read the tables before the first ingest process is up.
+  await migrate(db, { logger: silentLogger })
+  await ensureTopics(config.kafka, [
+    { name: topic, partitions },
+    { name: `${topic}.dlq`, partitions },
+  ])
+  const env = {
+    ...process.env,
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: groupId,
+    KAFKA_PARTITIONS: String(partitions),
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+    DATABASE_URL: url,
+    METRICS_PORT: '0',
+    LOG_LEVEL: process.env.TEST_INGEST_LOG_LEVEL ?? 'warn',
+  }
+  return { topic, groupId, databaseUrl: url, db, env }
+}
+
+export interface IngestProcess {
+  readonly child: ChildProcess
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  output(): string
+}
+
+/** Starts `rsvp-topk ingest`; the test's end kills it if it is still running. */
+export function startIngest(t: TestContext, fixture: IngestFixture): IngestProcess {
+  const child = spawn(process.execPath, [BIN, 'ingest'], { env: fixture.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }))
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+  return { child, exited, output: () => output }
+}
+
+export async function produce(
+  fixture: IngestFixture,
+  messages: readonly GeneratedMessage[],
+  chunk = 5000,
+): Promise<void> {
+  const producer = createRawProducer(stackConfig().kafka)
+  try {
+    for (let i = 0; i < messages.length; i += chunk) {
+      await producer.send(
+        messages.slice(i, i + chunk).map((m) => ({
+          topic: fixture.topic,
+          key: m.key === undefined ? undefined : Buffer.from(m.key),
+          value: Buffer.from(m.value),
+        })),
+      )
+    }
+  } finally {
+    await producer.close()
+  }
+}
+
+interface StoredState {
+  yes: Map<string, number>
+  attendees: Map<string, number>
+  yesByDay: Map<string, Map<string, number>>
+  rsvps: number
+}
+
+async function readState(db: Postgres): Promise<StoredState> {
+  const events = await db.query<{ event_id: string; yes_rsvps: number; attendees: number }>(
+    'SELECT event_id, yes_rsvps, attendees FROM events WHERE yes_rsvps > 0',
+  )
+  const days = await db.query<{ day: string; event_id: string; yes_rsvps: number }>(
+    "SELECT to_char(day, 'YYYY-MM-DD') AS day, event_id, yes_rsvps FROM event_day_counts WHERE yes_rsvps > 0",
+  )
+  const rsvps = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
+  const yesByDay = new Map<string, Map<string, number>>()
+  for (const row of days.rows) {
+    if (!yesByDay.has(row.day)) yesByDay.set(row.day, new Map())
+    yesByDay.get(row.day)?.set(row.event_id, row.yes_rsvps)
+  }
+  return {
+    yes: new Map(events.rows.map((r) => [r.event_id, r.yes_rsvps])),
+    attendees: new Map(events.rows.map((r) => [r.event_id, r.attendees])),
+    yesByDay,
+    rsvps: rsvps.rows[0]?.n ?? 0,
+  }
+}
+
+function positive(map: Map<string, number>): Map<string, number> {
+  return new Map([...map].filter(([, n]) => n > 0))
+}
+
+/**
+ * Waits until the database holds exactly what the contract says for `messages`, then asserts it
+ * field by field (so a failure shows the difference).
+ */
+export async function assertConverges(
+  fixture: IngestFixture,
+  messages: readonly GeneratedMessage[],
+  timeoutMs = 120_000,
+): Promise<void> {
+  const expected = computeExpected(messages.map((m) => m.value))
+  const expectedYes = positive(expected.yes)
+  const expectedAttendees = new Map([...expected.attendees].filter(([id]) => expectedYes.has(id)))
+  const expectedByDay = new Map(
+    [...expected.yesByDay].map(([day, m]) => [day, positive(m)] as const).filter(([, m]) => m.size > 0),
+  )
+  const deadline = Date.now() + timeoutMs
+  let state = await readState(fixture.db)
+  while (Date.now() < deadline) {
+    if (state.rsvps === expected.current.size && sameMap(state.yes, expectedYes)) break
+    await sleep(250)
+    state = await readState(fixture.db)
+  }
+  assert.equal(state.rsvps, expected.current.size, 'every distinct valid RSVP is stored once')
+  assert.deepEqual(state.yes, expectedYes, 'yes counts per event')
+  assert.deepEqual(state.attendees, expectedAttendees, 'attendees per event')
+  assert.deepEqual(state.yesByDay, expectedByDay, 'yes counts per event and UTC day')
+}
+
+function sameMap(a: Map<string, number>, b: Map<string, number>): boolean {
+  if (a.size !== b.size) return false
+  for (const [key, value] of a) if (b.get(key) !== value) return false
+  return true
+}
+
+/** A pseudo-random delay from a seeded sequence, so a failing run can be repeated. */
+export function delays(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0
+    return state / 2 ** 32
+  }
+}

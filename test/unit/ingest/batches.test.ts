@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { batches } from '../../../src/ingest/batches.ts'
+
+async function* timed(items: Array<number | 'pause'>, pauseMs: number): AsyncGenerator<number> {
+  for (const item of items) {
+    if (item === 'pause') await sleep(pauseMs)
+    else yield item
+  }
+}
+
+async function collect<T>(source: AsyncIterable<T[]>): Promise<T[][]> {
+  const out: T[][] = []
+  for await (const batch of source) out.push(batch)
+  return out
+}
+
+describe('batches', () => {
+  test('should cut a batch when it reaches maxSize', async () => {
+    const result = await collect(batches(timed([1, 2, 3, 4, 5, 6, 7], 0), { maxSize: 3, maxWaitMs: 1000 }))
+    assert.deepEqual(result, [[1, 2, 3], [4, 5, 6], [7]])
+  })
+
+  test('should hand on a partial batch after maxWaitMs, and keep the item that arrives later', async () => {
+    const result = await collect(batches(timed([1, 2, 'pause', 3, 4], 120), { maxSize: 100, maxWaitMs: 30 }))
+    assert.deepEqual(result, [
+      [1, 2],
+      [3, 4],
+    ])
+  })
+
+  test('should lose and duplicate nothing across many timer cuts', async () => {
+    const items: Array<number | 'pause'> = []
+    for (let i = 0; i < 200; i++) {
+      items.push(i)
+      if (i % 17 === 0) items.push('pause')
+    }
+    const result = await collect(batches(timed(items, 3), { maxSize: 7, maxWaitMs: 1 }))
+    assert.deepEqual(
+      result.flat(),
+      Array.from({ length: 200 }, (_, i) => i),
+    )
+    assert.ok(result.every((batch) => batch.length >= 1 && batch.length <= 7))
+  })
+
+  test('should yield nothing for an empty source', async () => {
+    assert.deepEqual(await collect(batches(timed([], 0), { maxSize: 3, maxWaitMs: 10 })), [])
+  })
+})
