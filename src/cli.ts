@@ -15,7 +15,7 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   REDIS_RING         redis://user:pass@host:port,…      (required; or REDIS_RING_FILE)
   HTTP_PORT          port of the HTTP API               (default 8088)
   METRICS_PORT       /metrics and /healthz of 'ingest'  (default 9464; 0 picks a free port)
-  INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_WAIT_MS   batch size limits (default 5000 messages, 50 ms)
+  INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_WAIT_MS   batch size limits (default 20000 messages, 50 ms)
   KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
   LOG_LEVEL          fatal|error|warn|info|debug|trace|silent (default info)`
 

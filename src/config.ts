@@ -225,7 +225,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxK: integer(env, 'TOPK_MAX_K', 1000, 1, 100_000, problems),
     },
     ingest: {
-      batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 5000, 1, 1_000_000, problems),
+      batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),
       batchMaxWaitMs: integer(env, 'INGEST_BATCH_MAX_WAIT_MS', 50, 1, 60_000, problems),
     },
     metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65_535, problems),

@@ -135,6 +135,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           groupId: options.groupId,
           topics: [options.topic],
           sessionTimeoutMs: options.sessionTimeoutMs,
+          // One batch ahead: the next batch is fetched while this one is in PostgreSQL.
+          bufferedMessages: options.batchMaxMessages,
         })
         logger.info({ topic: options.topic, groupId: options.groupId }, 'joined the consumer group')
         for await (const batch of batches(consumer.messages, {

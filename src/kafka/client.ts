@@ -172,6 +172,8 @@ export interface GroupConsumerOptions {
   readonly heartbeatIntervalMs?: number
   /** How long a fetch waits on the broker for data; bounds how long close() can take. */
   readonly maxWaitMs?: number
+  /** Messages fetched ahead of the reader, so fetching goes on while a batch is in the database. */
+  readonly bufferedMessages?: number
 }
 
 export interface GroupConsumer {
@@ -195,6 +197,7 @@ export async function createGroupConsumer(
     sessionTimeout: options.sessionTimeoutMs ?? 10_000,
     heartbeatInterval: options.heartbeatIntervalMs ?? 1000,
     maxWaitTime: options.maxWaitMs ?? 500,
+    highWaterMark: options.bufferedMessages ?? 1024,
   })
   const stream = await consumer.consume({
     topics: [...options.topics],
