@@ -131,7 +131,7 @@ await once(child, 'exit')
 const db = createPostgres({ url: dbUrl.toString(), poolSize: 1 }, { logger })
 const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
 await db.close()
-await admin.query(`DROP DATABASE IF EXISTS ${run} WITH (FORCE)`)
+await admin.query(`DROP DATABASE IF EXISTS ${run}`)
 await admin.close()
 
 const result = {

@@ -38,8 +38,26 @@ export async function createTestDatabase(t: TestContext): Promise<{ url: string;
   const db = createPostgres({ url: url.toString(), poolSize: 4 }, { logger: silentLogger })
   t.after(async () => {
     await db.close()
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await dropDatabase(admin, name)
     await admin.close()
   })
   return { url: url.toString(), db }
+}
+
+/**
+ * Drops a database once our own connections are closed. Not WITH (FORCE): the application role may
+ * not terminate an autovacuum worker, while a plain DROP cancels one by itself. A session still
+ * closing gets a few moments to go.
+ */
+export async function dropDatabase(admin: Postgres, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${name}`)
+      return
+    } catch (error) {
+      // 55006: object_in_use ("database is being accessed by other users")
+      if ((error as { code?: string }).code !== '55006' || attempt >= 50) throw error
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
 }

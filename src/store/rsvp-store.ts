@@ -75,6 +75,10 @@ event_rows AS (
     yes_rsvps = e.yes_rsvps + excluded.yes_rsvps,
     attendees = e.attendees + excluded.attendees,
     ${newerThan('e', ['name', 'url', 'time_ms', 'group_id', 'venue_id', 'details_mtime'])}
+  -- An update writes a new row version even when it keeps every value: skip the no-ops (events
+  -- named only by resends and older messages).
+  WHERE excluded.yes_rsvps <> 0 OR excluded.attendees <> 0 OR e.details_mtime IS NULL
+     OR excluded.details_mtime > e.details_mtime
   RETURNING event_id, details_mtime
 ),
 day_rows AS (

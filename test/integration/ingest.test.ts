@@ -23,7 +23,7 @@ describe('rsvp-topk ingest', () => {
     for (const kind of ['new', 'resend', 'truncated-resend', 'flip', 'update', 'stale', 'invalid']) {
       assert.ok(kinds.has(kind as GeneratedMessage['kind']), `the stream has ${kind} messages`)
     }
-    const ingest = startIngest(t, fixture)
+    const ingest = startIngest(fixture)
     await produce(fixture, messages)
     await assertConverges(fixture, messages)
 
@@ -39,7 +39,7 @@ describe('rsvp-topk ingest', () => {
     const messages = stream(3000, 2)
     const expectedInvalid = messages.filter((m) => m.kind === 'invalid')
     assert.ok(expectedInvalid.length > 20)
-    startIngest(t, fixture)
+    startIngest(fixture)
     await produce(fixture, messages)
     await assertConverges(fixture, messages)
 
@@ -84,12 +84,12 @@ describe('rsvp-topk ingest', () => {
     const random = delays(3)
     const producing = produce(fixture, messages, 2000)
     for (let kill = 0; kill < 3; kill++) {
-      const ingest = startIngest(t, fixture)
+      const ingest = startIngest(fixture)
       await sleep(700 + Math.floor(random() * 2000))
       ingest.child.kill('SIGKILL')
       await ingest.exited
     }
-    startIngest(t, fixture)
+    startIngest(fixture)
     await producing
     await assertConverges(fixture, messages)
   })
@@ -97,8 +97,8 @@ describe('rsvp-topk ingest', () => {
   test('should stay exact with two consumers in the group when one of them is killed', async (t) => {
     const fixture = await createIngestFixture(t)
     const messages = stream(50_000, 4)
-    const first = startIngest(t, fixture)
-    startIngest(t, fixture)
+    const first = startIngest(fixture)
+    startIngest(fixture)
     await sleep(1500)
     const producing = produce(fixture, messages, 2000)
     await sleep(1000)
@@ -111,7 +111,7 @@ describe('rsvp-topk ingest', () => {
   test('should ride out PostgreSQL stopped for 10 s mid-stream: no crash, nothing skipped', async (t) => {
     const fixture = await createIngestFixture(t)
     const messages = stream(30_000, 5)
-    const ingest = startIngest(t, fixture)
+    const ingest = startIngest(fixture)
     await produce(fixture, messages.slice(0, 10_000))
     await sleep(500)
     let producing: Promise<void>

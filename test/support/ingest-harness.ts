@@ -26,12 +26,24 @@ export interface IngestFixture {
   readonly db: Postgres
   /** env for an ingest process of this fixture */
   readonly env: NodeJS.ProcessEnv
+  /** ingest processes started for this fixture, killed before its database is dropped */
+  readonly processes: Set<ChildProcess>
 }
 
 export async function createIngestFixture(t: TestContext, partitions = 6): Promise<IngestFixture> {
   const config = stackConfig()
   const topic = uniqueName('rsvps-it')
   const groupId = uniqueName('ingest-it')
+  // after-hooks run in the order they were added: the processes go before their database does.
+  const processes = new Set<ChildProcess>()
+  t.after(async () => {
+    for (const child of processes) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await once(child, 'exit')
+      }
+    }
+  })
   const { url, db } = await createTestDatabase(t)
   // Migrated here too, so the test can read the tables before the first ingest process is up.
   await migrate(db, { logger: silentLogger })
@@ -49,7 +61,7 @@ export async function createIngestFixture(t: TestContext, partitions = 6): Promi
     METRICS_PORT: '0',
     LOG_LEVEL: process.env.TEST_INGEST_LOG_LEVEL ?? 'warn',
   }
-  return { topic, groupId, databaseUrl: url, db, env }
+  return { topic, groupId, databaseUrl: url, db, env, processes }
 }
 
 export interface IngestProcess {
@@ -58,9 +70,10 @@ export interface IngestProcess {
   output(): string
 }
 
-/** Starts `rsvp-topk ingest`; the test's end kills it if it is still running. */
-export function startIngest(t: TestContext, fixture: IngestFixture): IngestProcess {
+/** Starts `rsvp-topk ingest`; the fixture's cleanup kills it if it is still running. */
+export function startIngest(fixture: IngestFixture): IngestProcess {
   const child = spawn(process.execPath, [BIN, 'ingest'], { env: fixture.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  fixture.processes.add(child)
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString()
@@ -72,12 +85,6 @@ export function startIngest(t: TestContext, fixture: IngestFixture): IngestProce
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }))
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL')
-      await exited
-    }
-  })
   return { child, exited, output: () => output }
 }
 
