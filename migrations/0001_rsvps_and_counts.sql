@@ -22,6 +22,8 @@ CREATE TABLE events (
   yes_rsvps     integer NOT NULL DEFAULT 0,
   attendees     integer NOT NULL DEFAULT 0,
   details_mtime bigint,
+  -- rule 5's tie-break: on an equal mtime the message with the greater rsvp_id wins
+  details_rsvp_id bigint,
   name          text,
   url           text,
   time_ms       bigint,
@@ -43,10 +45,11 @@ CREATE TABLE event_day_counts (
 
 CREATE INDEX event_day_counts_topk ON event_day_counts (day, yes_rsvps DESC, event_id) WHERE yes_rsvps > 0;
 
--- Details, each last-writer-wins by the mtime of the message that carried them.
+-- Details, each last-writer-wins by (mtime, rsvp_id) of the message that carried them.
 CREATE TABLE groups (
   group_id bigint PRIMARY KEY,
   mtime    bigint NOT NULL,
+  rsvp_id  bigint NOT NULL,
   name     text,
   urlname  text,
   city     text,
@@ -60,6 +63,7 @@ CREATE TABLE groups (
 CREATE TABLE venues (
   venue_id bigint PRIMARY KEY,
   mtime    bigint NOT NULL,
+  rsvp_id  bigint NOT NULL,
   name     text,
   lat      double precision,
   lon      double precision
@@ -68,6 +72,7 @@ CREATE TABLE venues (
 CREATE TABLE members (
   member_id bigint PRIMARY KEY,
   mtime     bigint NOT NULL,
+  rsvp_id   bigint NOT NULL,
   name      text,
   photo     text
 );

@@ -141,6 +141,9 @@ function parseDatabaseUrl(raw: string | undefined, problems: Problems): { url: s
   }
   if (parsed.pathname.length <= 1) problems.add('DATABASE_URL names no database (…/database at the end)')
   if (parsed.password) parsed.password = '***'
+  for (const key of [...parsed.searchParams.keys()]) {
+    if (/pass|secret|key|token/i.test(key)) parsed.searchParams.set(key, '***')
+  }
   return { url: raw, safeUrl: parsed.toString() }
 }
 

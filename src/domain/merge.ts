@@ -32,10 +32,26 @@ export interface CountDeltas {
   readonly days: DayCountDelta[]
 }
 
-/** Details and the mtime of the message that carried them. */
+/** Details, and the mtime and rsvp_id of the message that carried them. */
 export interface DetailsAt<T> {
   readonly mtime: number
+  readonly rsvpId: number
   readonly details: T
+}
+
+/**
+ * Rule 5's order: a greater mtime wins, and on an equal mtime the greater rsvp_id, so two
+ * messages of the same millisecond with different details give one answer whatever their order.
+ */
+export function newerDetails(
+  candidate: { readonly mtime: number; readonly rsvpId: number },
+  current: { readonly mtime: number; readonly rsvpId: number } | undefined,
+): boolean {
+  return (
+    current === undefined ||
+    candidate.mtime > current.mtime ||
+    (candidate.mtime === current.mtime && candidate.rsvpId > current.rsvpId)
+  )
 }
 
 export type EventDetailsWithLinks = EventDetails & { groupId: number | undefined; venueId: number | undefined }
@@ -140,7 +156,7 @@ export function countDeltas(changes: readonly VersionChange[]): CountDeltas {
 
 /**
  * Rule 5: per eventId, groupId, venueId and memberId, the details of the batch's message with the
- * greatest mtime naming it (the first such message on equal mtimes). Uses every message, including
+ * greatest mtime naming it (the greater rsvp_id on equal mtimes, see newerDetails). Uses every message, including
  * versions that lose rule 1: an RSVP's stale version still carries the newest word on its group.
  * Each list is sorted by its id ascending.
  */
@@ -151,20 +167,20 @@ export function latestDetails(rsvps: readonly Rsvp[]): LatestDetails {
   const venues = new Map<number, DetailsAt<VenueDetails>>()
   const members = new Map<number, DetailsAt<MemberDetails>>()
   for (const rsvp of rsvps) {
-    const mtime = rsvp.mtime
+    const { mtime, rsvpId } = rsvp
     const eventId = rsvp.event.eventId
-    if (supersedes(rsvp, events.get(eventId))) events.set(eventId, rsvp)
+    if (newerDetails(rsvp, events.get(eventId))) events.set(eventId, rsvp)
     const group = rsvp.group
-    if (group !== undefined && supersedes(rsvp, groups.get(group.groupId))) {
-      groups.set(group.groupId, { mtime, details: group })
+    if (group !== undefined && newerDetails(rsvp, groups.get(group.groupId))) {
+      groups.set(group.groupId, { mtime, rsvpId, details: group })
     }
     const venue = rsvp.venue
-    if (venue !== undefined && supersedes(rsvp, venues.get(venue.venueId))) {
-      venues.set(venue.venueId, { mtime, details: venue })
+    if (venue !== undefined && newerDetails(rsvp, venues.get(venue.venueId))) {
+      venues.set(venue.venueId, { mtime, rsvpId, details: venue })
     }
     const member = rsvp.member
-    if (member !== undefined && supersedes(rsvp, members.get(member.memberId))) {
-      members.set(member.memberId, { mtime, details: member })
+    if (member !== undefined && newerDetails(rsvp, members.get(member.memberId))) {
+      members.set(member.memberId, { mtime, rsvpId, details: member })
     }
   }
 
@@ -173,6 +189,7 @@ export function latestDetails(rsvps: readonly Rsvp[]): LatestDetails {
     const rsvp = events.get(eventId) as Rsvp
     eventDetails.push({
       mtime: rsvp.mtime,
+      rsvpId: rsvp.rsvpId,
       details: { ...rsvp.event, groupId: rsvp.group?.groupId, venueId: rsvp.venue?.venueId },
     })
   }

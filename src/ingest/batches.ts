@@ -43,6 +43,9 @@ export async function* batches<T>(source: AsyncIterable<T>, options: BatchOption
       yield batch
     }
   } finally {
-    await iterator.return?.()
+    // With a next() still pending (a batch cut by the timer), return() would queue behind it and
+    // wait for a message that may never come: end the source without waiting then.
+    if (pending) void Promise.resolve(iterator.return?.()).catch(() => {})
+    else await iterator.return?.()
   }
 }

@@ -27,6 +27,8 @@ import { batches } from './batches.ts'
 import { toDeadLetter } from './dead-letter.ts'
 import { retryUntilDone } from './retry.ts'
 
+const COMMIT_TIMEOUT_MS = 30_000
+
 export interface IngestOptions {
   readonly topic: string
   readonly dlqTopic: string
@@ -111,7 +113,18 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       const seen = last.get(message.partition)
       if (!seen || message.offset > seen.offset) last.set(message.partition, message)
     }
-    await Promise.all([...last.values()].map((message) => message.commit()))
+    // A commit queued while the group rebalances can stay pending for good if the session ends
+    // another way: give up on it, drop the session, and let the messages come again.
+    const commits = Promise.all([...last.values()].map((message) => message.commit()))
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('committing offsets timed out')), COMMIT_TIMEOUT_MS)
+    })
+    try {
+      await Promise.race([commits, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   async function reportLag(): Promise<void> {
@@ -138,6 +151,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           // One batch ahead: the next batch is fetched while this one is in PostgreSQL.
           bufferedMessages: options.batchMaxMessages,
         })
+        // Stopped while joining: stop() found no consumer to close, so leave at once.
+        if (shutdown.signal.aborted) break
         logger.info({ topic: options.topic, groupId: options.groupId }, 'joined the consumer group')
         for await (const batch of batches(consumer.messages, {
           maxSize: options.batchMaxMessages,

@@ -199,11 +199,18 @@ export async function createGroupConsumer(
     maxWaitTime: options.maxWaitMs ?? 500,
     highWaterMark: options.bufferedMessages ?? 1024,
   })
-  const stream = await consumer.consume({
-    topics: [...options.topics],
-    mode: MessagesStreamModes.COMMITTED,
-    fallbackMode: MessagesStreamFallbackModes.EARLIEST,
-  })
+  let stream: Awaited<ReturnType<typeof consumer.consume>>
+  try {
+    stream = await consumer.consume({
+      topics: [...options.topics],
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+    })
+  } catch (error) {
+    // Otherwise its connections (and perhaps its group membership) outlive the failed attempt.
+    await consumer.close(true).catch(() => {})
+    throw error
+  }
   let closed = false
   return {
     messages: toConsumedMessages(stream),

@@ -11,6 +11,10 @@ export interface PostgresOptions {
   readonly url: string
   readonly poolSize?: number
   readonly applicationName?: string
+  /** client-side limit on one query (default 120 s) */
+  readonly queryTimeoutMs?: number
+  /** server-side limit on waiting for a row lock (default 60 s) */
+  readonly lockTimeoutMs?: number
 }
 
 export interface Queryable {
@@ -38,6 +42,12 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
     application_name: options.applicationName ?? 'rsvp-topk',
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
+    // A half-open connection or a peer stuck holding row locks must fail the work (it is retried,
+    // and applying a batch is idempotent) rather than freeze a partition.
+    keepAlive: true,
+    query_timeout: options.queryTimeoutMs ?? 120_000,
+    lock_timeout: options.lockTimeoutMs ?? 60_000,
+    idle_in_transaction_session_timeout: 120_000,
   })
   // An idle client's connection can drop (server restart); without a listener that crashes the process.
   pool.on('error', (error) => deps.logger.warn({ err: error }, 'idle PostgreSQL connection failed'))

@@ -52,13 +52,14 @@ FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::b
 WHERE r.rsvp_id = n.rsvp_id AND n.mtime > r.mtime
 RETURNING r.rsvp_id`
 
-function newerThan(alias: string, columns: string[]): string {
+// Rule 5: the proposed details replace the stored ones only when they come from a greater
+// (mtime, rsvp_id). A delta-only row has NULL details, and a comparison with NULL is not true.
+const EVENT_DETAILS_NEWER =
+  '(e.details_mtime IS NULL OR (excluded.details_mtime, excluded.details_rsvp_id) > (e.details_mtime, e.details_rsvp_id))'
+
+function takeIfNewer(columns: string[]): string {
   return columns
-    .map(
-      (column) =>
-        `${column} = CASE WHEN ${alias}.details_mtime IS NULL OR excluded.details_mtime > ${alias}.details_mtime ` +
-        `THEN excluded.${column} ELSE ${alias}.${column} END`,
-    )
+    .map((column) => `${column} = CASE WHEN ${EVENT_DETAILS_NEWER} THEN excluded.${column} ELSE e.${column} END`)
     .join(',\n    ')
 }
 
@@ -68,18 +69,18 @@ function newerThan(alias: string, columns: string[]): string {
 const APPLY_COUNTS_AND_DETAILS = `
 WITH
 event_rows AS (
-  INSERT INTO events AS e (event_id, yes_rsvps, attendees, details_mtime, name, url, time_ms, group_id, venue_id)
+  INSERT INTO events AS e (event_id, yes_rsvps, attendees, details_mtime, name, url, time_ms, group_id, venue_id,
+                           details_rsvp_id)
   SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],
-                       $8::bigint[], $9::bigint[])
+                       $8::bigint[], $9::bigint[], $33::bigint[])
   ON CONFLICT (event_id) DO UPDATE SET
     yes_rsvps = e.yes_rsvps + excluded.yes_rsvps,
     attendees = e.attendees + excluded.attendees,
-    ${newerThan('e', ['name', 'url', 'time_ms', 'group_id', 'venue_id', 'details_mtime'])}
+    ${takeIfNewer(['name', 'url', 'time_ms', 'group_id', 'venue_id', 'details_mtime', 'details_rsvp_id'])}
   -- An update writes a new row version even when it keeps every value: skip the no-ops (events
   -- named only by resends and older messages).
-  WHERE excluded.yes_rsvps <> 0 OR excluded.attendees <> 0 OR e.details_mtime IS NULL
-     OR excluded.details_mtime > e.details_mtime
-  RETURNING event_id, details_mtime
+  WHERE excluded.yes_rsvps <> 0 OR excluded.attendees <> 0 OR ${EVENT_DETAILS_NEWER}
+  RETURNING event_id, details_mtime, details_rsvp_id
 ),
 day_rows AS (
   INSERT INTO event_day_counts AS d (day, event_id, yes_rsvps, attendees)
@@ -89,31 +90,31 @@ day_rows AS (
     attendees = d.attendees + excluded.attendees
 ),
 group_rows AS (
-  INSERT INTO groups AS g (group_id, mtime, name, urlname, city, country, state, lat, lon, topics)
+  INSERT INTO groups AS g (group_id, mtime, name, urlname, city, country, state, lat, lon, topics, rsvp_id)
   SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::text[], $17::text[], $18::text[], $19::text[],
-                       $20::text[], $21::float8[], $22::float8[], $23::jsonb[])
+                       $20::text[], $21::float8[], $22::float8[], $23::jsonb[], $34::bigint[])
   ON CONFLICT (group_id) DO UPDATE SET
     mtime = excluded.mtime, name = excluded.name, urlname = excluded.urlname, city = excluded.city,
     country = excluded.country, state = excluded.state, lat = excluded.lat, lon = excluded.lon,
-    topics = excluded.topics
-  WHERE excluded.mtime > g.mtime
+    topics = excluded.topics, rsvp_id = excluded.rsvp_id
+  WHERE (excluded.mtime, excluded.rsvp_id) > (g.mtime, g.rsvp_id)
 ),
 venue_rows AS (
-  INSERT INTO venues AS v (venue_id, mtime, name, lat, lon)
-  SELECT * FROM unnest($24::bigint[], $25::bigint[], $26::text[], $27::float8[], $28::float8[])
+  INSERT INTO venues AS v (venue_id, mtime, name, lat, lon, rsvp_id)
+  SELECT * FROM unnest($24::bigint[], $25::bigint[], $26::text[], $27::float8[], $28::float8[], $35::bigint[])
   ON CONFLICT (venue_id) DO UPDATE SET
-    mtime = excluded.mtime, name = excluded.name, lat = excluded.lat, lon = excluded.lon
-  WHERE excluded.mtime > v.mtime
+    mtime = excluded.mtime, name = excluded.name, lat = excluded.lat, lon = excluded.lon, rsvp_id = excluded.rsvp_id
+  WHERE (excluded.mtime, excluded.rsvp_id) > (v.mtime, v.rsvp_id)
 ),
 member_rows AS (
-  INSERT INTO members AS m (member_id, mtime, name, photo)
-  SELECT * FROM unnest($29::bigint[], $30::bigint[], $31::text[], $32::text[])
+  INSERT INTO members AS m (member_id, mtime, name, photo, rsvp_id)
+  SELECT * FROM unnest($29::bigint[], $30::bigint[], $31::text[], $32::text[], $36::bigint[])
   ON CONFLICT (member_id) DO UPDATE SET
-    mtime = excluded.mtime, name = excluded.name, photo = excluded.photo
-  WHERE excluded.mtime > m.mtime
+    mtime = excluded.mtime, name = excluded.name, photo = excluded.photo, rsvp_id = excluded.rsvp_id
+  WHERE (excluded.mtime, excluded.rsvp_id) > (m.mtime, m.rsvp_id)
 )
 -- Data-modifying CTEs always run to completion, whether or not this SELECT reads them.
-SELECT event_id, details_mtime FROM event_rows`
+SELECT event_id, details_mtime, details_rsvp_id FROM event_rows`
 
 function versionColumns(rsvps: readonly Rsvp[]): unknown[] {
   return [
@@ -207,42 +208,52 @@ async function writeCountsAndDetails(
   const groups = details.groups
   const venues = details.venues
   const members = details.members
-  const result = await tx.query<{ event_id: string; details_mtime: number | null }>(APPLY_COUNTS_AND_DETAILS, [
-    eventIds,
-    eventRows.map((r) => r.yes),
-    eventRows.map((r) => r.attendees),
-    eventRows.map((r) => r.at?.mtime ?? null),
-    eventRows.map((r) => r.at?.details.name ?? null),
-    eventRows.map((r) => r.at?.details.url ?? null),
-    eventRows.map((r) => r.at?.details.time ?? null),
-    eventRows.map((r) => r.at?.details.groupId ?? null),
-    eventRows.map((r) => r.at?.details.venueId ?? null),
-    deltas.days.map((d) => d.day),
-    deltas.days.map((d) => d.eventId),
-    deltas.days.map((d) => d.yes),
-    deltas.days.map((d) => d.attendees),
-    groups.map((g) => g.details.groupId),
-    groups.map((g) => g.mtime),
-    groups.map((g) => g.details.name ?? null),
-    groups.map((g) => g.details.urlname ?? null),
-    groups.map((g) => g.details.city ?? null),
-    groups.map((g) => g.details.country ?? null),
-    groups.map((g) => g.details.state ?? null),
-    groups.map((g) => g.details.lat ?? null),
-    groups.map((g) => g.details.lon ?? null),
-    groups.map((g) => JSON.stringify(g.details.topics)),
-    venues.map((v) => v.details.venueId),
-    venues.map((v) => v.mtime),
-    venues.map((v) => v.details.name ?? null),
-    venues.map((v) => v.details.lat ?? null),
-    venues.map((v) => v.details.lon ?? null),
-    members.map((m) => m.details.memberId),
-    members.map((m) => m.mtime),
-    members.map((m) => m.details.name ?? null),
-    members.map((m) => m.details.photo ?? null),
-  ])
-  // The row kept our details exactly when it now carries the mtime of the message we sent.
+  const result = await tx.query<{ event_id: string; details_mtime: number | null; details_rsvp_id: number | null }>(
+    APPLY_COUNTS_AND_DETAILS,
+    [
+      eventIds,
+      eventRows.map((r) => r.yes),
+      eventRows.map((r) => r.attendees),
+      eventRows.map((r) => r.at?.mtime ?? null),
+      eventRows.map((r) => r.at?.details.name ?? null),
+      eventRows.map((r) => r.at?.details.url ?? null),
+      eventRows.map((r) => r.at?.details.time ?? null),
+      eventRows.map((r) => r.at?.details.groupId ?? null),
+      eventRows.map((r) => r.at?.details.venueId ?? null),
+      deltas.days.map((d) => d.day),
+      deltas.days.map((d) => d.eventId),
+      deltas.days.map((d) => d.yes),
+      deltas.days.map((d) => d.attendees),
+      groups.map((g) => g.details.groupId),
+      groups.map((g) => g.mtime),
+      groups.map((g) => g.details.name ?? null),
+      groups.map((g) => g.details.urlname ?? null),
+      groups.map((g) => g.details.city ?? null),
+      groups.map((g) => g.details.country ?? null),
+      groups.map((g) => g.details.state ?? null),
+      groups.map((g) => g.details.lat ?? null),
+      groups.map((g) => g.details.lon ?? null),
+      groups.map((g) => JSON.stringify(g.details.topics)),
+      venues.map((v) => v.details.venueId),
+      venues.map((v) => v.mtime),
+      venues.map((v) => v.details.name ?? null),
+      venues.map((v) => v.details.lat ?? null),
+      venues.map((v) => v.details.lon ?? null),
+      members.map((m) => m.details.memberId),
+      members.map((m) => m.mtime),
+      members.map((m) => m.details.name ?? null),
+      members.map((m) => m.details.photo ?? null),
+      eventRows.map((r) => r.at?.rsvpId ?? null),
+      groups.map((g) => g.rsvpId),
+      venues.map((v) => v.rsvpId),
+      members.map((m) => m.rsvpId),
+    ],
+  )
+  // The row took our details exactly when it now carries the (mtime, rsvp_id) of the message we sent.
   return result.rows
-    .filter((row) => row.details_mtime !== null && row.details_mtime === events.get(row.event_id)?.at?.mtime)
+    .filter((row) => {
+      const at = events.get(row.event_id)?.at
+      return at !== undefined && row.details_mtime === at.mtime && row.details_rsvp_id === at.rsvpId
+    })
     .map((row) => row.event_id)
 }

@@ -94,6 +94,22 @@ describe('rsvp-topk ingest', () => {
     await assertConverges(fixture, messages)
   })
 
+  test('should stop within 10 s on SIGTERM mid-stream, exit 0, and lose nothing on restart', async (t) => {
+    const fixture = await createIngestFixture(t)
+    const messages = stream(60_000, 6)
+    const producing = produce(fixture, messages, 2000)
+    const first = startIngest(fixture)
+    await sleep(1500)
+    const stopping = Date.now()
+    first.child.kill('SIGTERM')
+    const exit = await first.exited
+    assert.equal(exit.code, 0, `exit code 0 on SIGTERM; output:\n${first.output().slice(-2000)}`)
+    assert.ok(Date.now() - stopping < 10_000, 'stopped within 10 s')
+    startIngest(fixture)
+    await producing
+    await assertConverges(fixture, messages)
+  })
+
   test('should stay exact with two consumers in the group when one of them is killed', async (t) => {
     const fixture = await createIngestFixture(t)
     const messages = stream(50_000, 4)

@@ -115,4 +115,28 @@ describe('applyBatch', () => {
     const { rows } = await db.query<{ name: string; yes_rsvps: number }>('SELECT name, yes_rsvps FROM events')
     assert.deepEqual(rows, [{ name: 'New name', yes_rsvps: 3 }])
   })
+
+  test('should keep the details of the greater rsvp_id on an equal mtime, in either arrival order', async (t) => {
+    const message = (rsvpId: number, name: string, group: string) =>
+      JSON.stringify({
+        rsvp_id: rsvpId,
+        mtime: 1_767_225_600_000,
+        response: 'yes',
+        event: { event_id: 'tie', event_name: name },
+        group: { group_id: 9, group_name: group, group_city: 'c', group_country: 'nl', group_topics: [] },
+      })
+    for (const order of [
+      [message(1, 'from 1', 'g1'), message(2, 'from 2', 'g2')],
+      [message(2, 'from 2', 'g2'), message(1, 'from 1', 'g1')],
+    ]) {
+      const { db } = await createTestDatabase(t)
+      await migrate(db, { logger: silentLogger })
+      // one message per transaction, so the tie is decided by SQL, not within a batch
+      for (const value of order) await applyBatch(db, validRsvps([value]))
+      const event = await db.query<{ name: string; yes_rsvps: number }>('SELECT name, yes_rsvps FROM events')
+      const group = await db.query<{ name: string }>('SELECT name FROM groups')
+      assert.deepEqual(event.rows, [{ name: 'from 2', yes_rsvps: 2 }])
+      assert.deepEqual(group.rows, [{ name: 'g2' }])
+    }
+  })
 })

@@ -13,9 +13,9 @@
  * - The count maps keep no zeros: an event is in `yes`/`attendees` only while at least one RSVP
  *   counts for it, and a day is in `yesByDay` only while some RSVP counts on it.
  * - Details (rule 5) come from valid messages only, whether or not the message changed its RSVP
- *   (a stale version still names its event). A later message with an equal mtime keeps the first;
- *   when their details differ the entity is listed in `ambiguous`, since no arrival-order-free
- *   answer exists for it. Details are taken whole from one message: if the newest message lacks
+ *   (a stale version still names its event). On an equal mtime the greater rsvp_id wins; only one
+ *   RSVP sent twice at one mtime with other details is left to arrival order (listed in
+ *   `ambiguous`). Details are taken whole from one message: if the newest message lacks
  *   event.time, the event's time is undefined.
  * - Coordinates of 0 are "unknown" upstream and come out as undefined, like missing ones.
  * - A group or venue without a positive integer id is ignored (the message is still valid).
@@ -163,13 +163,32 @@ function readValid(line: string): ValidMessage | undefined {
   }
 }
 
-/** Rule 5 for one entity: the greater mtime wins; an equal mtime with other details is ambiguous. */
-function keepNewest<K, V extends { mtime: number }>(map: Map<K, V>, key: K, candidate: V, ambiguous: Set<K>): void {
+// rsvp_id of the message each kept details came from, for rule 5's tie-break
+const sourceRsvp = new WeakMap<object, number>()
+
+/**
+ * Rule 5 for one entity: the greater mtime wins, and on an equal mtime the greater rsvp_id. Only
+ * the same RSVP sent twice at one mtime with other details is left to arrival order: `ambiguous`.
+ */
+function keepNewest<K, V extends { mtime: number }>(
+  map: Map<K, V>,
+  key: K,
+  candidate: V,
+  rsvpId: number,
+  ambiguous: Set<K>,
+): void {
   const known = map.get(key)
-  if (known === undefined || candidate.mtime > known.mtime) {
+  const knownRsvp = known === undefined ? undefined : sourceRsvp.get(known)
+  if (
+    known === undefined ||
+    knownRsvp === undefined ||
+    candidate.mtime > known.mtime ||
+    (candidate.mtime === known.mtime && rsvpId > knownRsvp)
+  ) {
     map.set(key, candidate)
+    sourceRsvp.set(candidate, rsvpId)
     ambiguous.delete(key)
-  } else if (candidate.mtime === known.mtime && !isDeepStrictEqual(candidate, known)) {
+  } else if (candidate.mtime === known.mtime && rsvpId === knownRsvp && !isDeepStrictEqual(candidate, known)) {
     ambiguous.add(key)
   }
 }
@@ -236,6 +255,7 @@ export function computeExpected(values: Iterable<string>): Expected {
         groupId,
         venueId,
       },
+      rsvpId,
       expected.ambiguous.events,
     )
     if (group !== undefined && groupId !== undefined) {
@@ -261,6 +281,7 @@ export function computeExpected(values: Iterable<string>): Expected {
           lon: coordinate(group.group_lon),
           topics,
         },
+        rsvpId,
         expected.ambiguous.groups,
       )
     }
@@ -274,6 +295,7 @@ export function computeExpected(values: Iterable<string>): Expected {
           lat: coordinate(venue.lat),
           lon: coordinate(venue.lon),
         },
+        rsvpId,
         expected.ambiguous.venues,
       )
     }

@@ -117,11 +117,12 @@ interface StoredState {
 }
 
 async function readState(db: Postgres): Promise<StoredState> {
+  // Every row with a non-zero count: a count pushed below zero must show, not hide behind "> 0".
   const events = await db.query<{ event_id: string; yes_rsvps: number; attendees: number }>(
-    'SELECT event_id, yes_rsvps, attendees FROM events WHERE yes_rsvps > 0',
+    'SELECT event_id, yes_rsvps, attendees FROM events WHERE yes_rsvps <> 0 OR attendees <> 0',
   )
   const days = await db.query<{ day: string; event_id: string; yes_rsvps: number }>(
-    "SELECT to_char(day, 'YYYY-MM-DD') AS day, event_id, yes_rsvps FROM event_day_counts WHERE yes_rsvps > 0",
+    "SELECT to_char(day, 'YYYY-MM-DD') AS day, event_id, yes_rsvps FROM event_day_counts WHERE yes_rsvps <> 0 OR attendees <> 0",
   )
   const rsvps = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
   const yesByDay = new Map<string, Map<string, number>>()
@@ -167,6 +168,55 @@ export async function assertConverges(
   assert.deepEqual(state.yes, expectedYes, 'yes counts per event')
   assert.deepEqual(state.attendees, expectedAttendees, 'attendees per event')
   assert.deepEqual(state.yesByDay, expectedByDay, 'yes counts per event and UTC day')
+  await assertDetails(fixture.db, expected)
+}
+
+/** Rule 5: each event's and group's details are those of its newest message. */
+async function assertDetails(db: Postgres, expected: ReturnType<typeof computeExpected>): Promise<void> {
+  const events = await db.query<{
+    event_id: string
+    details_mtime: number
+    name: string | null
+    time_ms: number | null
+    group_id: number | null
+    venue_id: number | null
+  }>('SELECT event_id, details_mtime, name, time_ms, group_id, venue_id FROM events')
+  const stored = new Map(events.rows.map((row) => [row.event_id, row]))
+  assert.equal(stored.size, expected.events.size, 'one events row per event named by a valid message')
+  for (const [eventId, want] of expected.events) {
+    if (expected.ambiguous.events.has(eventId)) continue
+    const row = stored.get(eventId)
+    assert.deepEqual(
+      row && {
+        mtime: row.details_mtime,
+        name: row.name,
+        time: row.time_ms,
+        groupId: row.group_id,
+        venueId: row.venue_id,
+      },
+      {
+        mtime: want.mtime,
+        name: want.name ?? null,
+        time: want.time ?? null,
+        groupId: want.groupId ?? null,
+        venueId: want.venueId ?? null,
+      },
+      `details of event ${eventId}`,
+    )
+  }
+  const groups = await db.query<{ group_id: number; mtime: number; name: string | null; city: string | null }>(
+    'SELECT group_id, mtime, name, city FROM groups',
+  )
+  assert.equal(groups.rows.length, expected.groups.size, 'one groups row per group')
+  for (const row of groups.rows) {
+    if (expected.ambiguous.groups.has(row.group_id)) continue
+    const want = expected.groups.get(row.group_id)
+    assert.deepEqual(
+      { mtime: row.mtime, name: row.name, city: row.city },
+      { mtime: want?.mtime, name: want?.name ?? null, city: want?.city ?? null },
+      `details of group ${row.group_id}`,
+    )
+  }
 }
 
 function sameMap(a: Map<string, number>, b: Map<string, number>): boolean {

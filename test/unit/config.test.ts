@@ -72,6 +72,12 @@ describe('loadConfig', () => {
     assert.ok(!text.includes('s3cret'), 'the database password must not serialise')
     assert.ok(!text.includes('p1'), 'the redis password must not serialise')
     assert.equal(config.postgres.safeUrl, 'postgres://app:***@127.0.0.1:5432/rsvps')
+    const withQuery = loadConfig({
+      ...valid,
+      DATABASE_URL: 'postgres://app@127.0.0.1:5432/rsvps?password=s3cret&sslpassword=x2&application_name=a',
+    })
+    assert.ok(!withQuery.postgres.safeUrl.includes('s3cret') && !withQuery.postgres.safeUrl.includes('x2'))
+    assert.ok(withQuery.postgres.safeUrl.includes('application_name=a'))
     const problems = problemsOf({ ...valid, DATABASE_URL: 'postgres://app:s3cret@127.0.0.1:5432/' })
     assert.ok(!problems.join('\n').includes('s3cret'))
   })

@@ -320,18 +320,24 @@ describe('latestDetails', () => {
       [newer, older],
     ]) {
       const details = latestDetails(batch)
-      assert.deepEqual(details.groups, [{ mtime: 2000, details: group(5, 'g-new') }])
-      assert.deepEqual(details.venues, [{ mtime: 2000, details: venue(6, 'v-new') }])
-      assert.deepEqual(details.members, [{ mtime: 2000, details: member(7, 'm-new') }])
+      assert.deepEqual(details.groups, [{ mtime: 2000, rsvpId: 2, details: group(5, 'g-new') }])
+      assert.deepEqual(details.venues, [{ mtime: 2000, rsvpId: 2, details: venue(6, 'v-new') }])
+      assert.deepEqual(details.members, [{ mtime: 2000, rsvpId: 2, details: member(7, 'm-new') }])
     }
   })
 
-  test('should keep the first message on an equal mtime', () => {
-    const first = rsvp({ rsvpId: 1, mtime: 1000, eventId: 'e', eventName: 'First', group: group(5, 'first') })
-    const second = rsvp({ rsvpId: 2, mtime: 1000, eventId: 'e', eventName: 'Second', group: group(5, 'second') })
-    const details = latestDetails([first, second])
-    assert.equal(details.events[0]?.details.name, 'First')
-    assert.equal(details.groups[0]?.details.name, 'first')
+  test('should take the greater rsvp_id on an equal mtime, whatever the arrival order', () => {
+    const lower = rsvp({ rsvpId: 1, mtime: 1000, eventId: 'e', eventName: 'Lower', group: group(5, 'lower') })
+    const higher = rsvp({ rsvpId: 2, mtime: 1000, eventId: 'e', eventName: 'Higher', group: group(5, 'higher') })
+    for (const batch of [
+      [lower, higher],
+      [higher, lower],
+    ]) {
+      const details = latestDetails(batch)
+      assert.equal(details.events[0]?.details.name, 'Higher')
+      assert.equal(details.groups[0]?.details.name, 'higher')
+      assert.equal(details.groups[0]?.rsvpId, 2)
+    }
   })
 
   test('should use messages that lose rule 1', () => {
@@ -371,11 +377,12 @@ describe('latestDetails', () => {
     assert.deepEqual(details.events, [
       {
         mtime: 2000,
+        rsvpId: 2,
         details: { eventId: 'e', name: 'Event e', url: undefined, time: undefined, groupId: 8, venueId: undefined },
       },
     ])
     // The older venue's own details are still the newest word on that venue.
-    assert.deepEqual(details.venues, [{ mtime: 1000, details: venue(6, 'v') }])
+    assert.deepEqual(details.venues, [{ mtime: 1000, rsvpId: 1, details: venue(6, 'v') }])
     assert.deepEqual(
       details.groups.map((g) => g.details.groupId),
       [5, 8],
@@ -500,15 +507,18 @@ function expectedSnapshot(messages: readonly Rsvp[]) {
     }
   }
   const details = new Map<string, DetailsAt<unknown>>()
-  const offer = (key: string, mtime: number, value: unknown) => {
+  const offer = (key: string, mtime: number, rsvpId: number, value: unknown) => {
     const current = details.get(key)
-    if (current === undefined || mtime > current.mtime) details.set(key, { mtime, details: value })
+    if (current === undefined || mtime > current.mtime || (mtime === current.mtime && rsvpId > current.rsvpId)) {
+      details.set(key, { mtime, rsvpId, details: value })
+    }
   }
   for (const m of messages) {
-    offer(`event ${m.event.eventId}`, m.mtime, { ...m.event, groupId: m.group?.groupId, venueId: m.venue?.venueId })
-    if (m.group) offer(`group ${m.group.groupId}`, m.mtime, m.group)
-    if (m.venue) offer(`venue ${m.venue.venueId}`, m.mtime, m.venue)
-    if (m.member) offer(`member ${m.member.memberId}`, m.mtime, m.member)
+    const at = [m.mtime, m.rsvpId] as const
+    offer(`event ${m.event.eventId}`, ...at, { ...m.event, groupId: m.group?.groupId, venueId: m.venue?.venueId })
+    if (m.group) offer(`group ${m.group.groupId}`, ...at, m.group)
+    if (m.venue) offer(`venue ${m.venue.venueId}`, ...at, m.venue)
+    if (m.member) offer(`member ${m.member.memberId}`, ...at, m.member)
   }
   const versions = [...newest.values()].map((m) => [m.rsvpId, toVersion(m)] as [number, RsvpVersion])
   return {

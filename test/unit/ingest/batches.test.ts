@@ -47,4 +47,26 @@ describe('batches', () => {
   test('should yield nothing for an empty source', async () => {
     assert.deepEqual(await collect(batches(timed([], 0), { maxSize: 3, maxWaitMs: 10 })), [])
   })
+
+  test('should let the reader stop after a timer-cut batch even when the source never sends again', async () => {
+    let released = false
+    async function* stalls(): AsyncGenerator<number> {
+      try {
+        yield 1
+        await new Promise(() => {}) // a quiet topic: the next message never comes
+      } finally {
+        released = true
+      }
+    }
+    const stopped = (async () => {
+      for await (const batch of batches(stalls(), { maxSize: 10, maxWaitMs: 20 })) {
+        assert.deepEqual(batch, [1])
+        break
+      }
+      return 'stopped'
+    })()
+    const outcome = await Promise.race([stopped, sleep(2000).then(() => 'hung')])
+    assert.equal(outcome, 'stopped')
+    assert.equal(released, false, 'the stalled source is abandoned, not awaited')
+  })
 })

@@ -320,16 +320,28 @@ describe('computeExpected', () => {
     assert.equal(e.events.get('b')?.groupId, 8)
   })
 
-  test('equal mtimes with different details should be reported as ambiguous until a newer one comes', () => {
+  test('equal mtimes should give the details of the greater rsvp_id, in any order', () => {
     const a1 = rsvp({ id: 1, mtime: T, event: 'a', eventName: 'One' })
     const a2 = rsvp({ id: 2, mtime: T, event: 'a', eventName: 'Two' })
     const same = rsvp({ id: 3, mtime: T, event: 'b' })
-    const e = computeExpected([a1, a2, same, same])
+    for (const order of [
+      [a1, a2, same, same],
+      [a2, a1, same],
+    ]) {
+      const e = computeExpected(order)
+      assert.equal(e.ambiguous.events.size, 0)
+      assert.equal(e.events.get('a')?.name, 'Two')
+    }
+    const newer = computeExpected([a1, a2, rsvp({ id: 1, mtime: T + 1, event: 'a', eventName: 'Three' })])
+    assert.equal(newer.events.get('a')?.name, 'Three')
+  })
+
+  test('one RSVP sent twice at one mtime with other details should be reported as ambiguous', () => {
+    const first = rsvp({ id: 1, mtime: T, event: 'a', eventName: 'One' })
+    const again = rsvp({ id: 1, mtime: T, event: 'a', eventName: 'Other' })
+    const e = computeExpected([first, again])
     assert.deepEqual([...e.ambiguous.events], ['a'])
     assert.equal(e.events.get('a')?.name, 'One')
-    const resolved = computeExpected([a1, a2, rsvp({ id: 1, mtime: T + 1, event: 'a', eventName: 'Three' })])
-    assert.equal(resolved.ambiguous.events.size, 0)
-    assert.equal(resolved.events.get('a')?.name, 'Three')
   })
 })
 
