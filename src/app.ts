@@ -21,8 +21,6 @@ export interface AppOptions {
 export interface App {
   start(): Promise<void>
   close(): Promise<void>
-  /** set once started with an HTTP port */
-  readonly address: string | undefined
 }
 
 export function buildApp(config: Config, options: AppOptions, deps: { logger: Logger }): App {
@@ -33,12 +31,8 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
   let ingest: Ingest | undefined
   let server: Server | undefined
   let ingestRun: Promise<void> | undefined
-  let address: string | undefined
 
   return {
-    get address() {
-      return address
-    },
     async start() {
       logger.info({ database: config.postgres.safeUrl, brokers: config.kafka.brokers }, 'starting')
       const applied = await migrate(db, { logger })
@@ -52,7 +46,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
       }
       if (options.httpPort !== undefined) {
         server = buildServer({ logger, registry })
-        address = await server.listen({ host: config.http.host, port: options.httpPort })
+        const address = await server.listen({ host: config.http.host, port: options.httpPort })
         logger.info({ address }, 'HTTP listening')
       }
       if (options.ingest) {

@@ -3,7 +3,6 @@
  * parameterised queries, and transactions on one checked-out client released in `finally`.
  */
 import pg from 'pg'
-import { AppError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../observability/logger.ts'
 
 export interface PostgresOptions {
@@ -124,13 +123,4 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
       await pool.end()
     },
   }
-}
-
-/** Wraps a driver error as a retryable dependency failure, keeping the SQLSTATE for callers. */
-export function dependencyError(message: string, error: unknown): AppError {
-  return new AppError(ErrorCodes.DEPENDENCY_FAILED, `${message}: ${(error as Error).message}`, {
-    cause: error,
-    retryable: true,
-    sqlState: (error as { code?: string }).code,
-  })
 }

@@ -5,9 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { createGroupConsumer } from '../../src/kafka/client.ts'
 import { type GeneratedMessage, generateStream } from '../../src/producer/generator.ts'
+import { createRandom } from '../../src/producer/random.ts'
 import { stackConfig, uniqueName } from '../helpers.ts'
 import { computeExpected } from '../support/contract-oracle.ts'
-import { assertConverges, createIngestFixture, delays, produce, ROOT, startIngest } from '../support/ingest-harness.ts'
+import { assertConverges, createIngestFixture, produce, ROOT, startIngest } from '../support/ingest-harness.ts'
 
 const run = promisify(execFile)
 
@@ -81,7 +82,7 @@ describe('rsvp-topk ingest', () => {
   test('should stay exact when killed with SIGKILL at 3 random points and restarted', async (t) => {
     const fixture = await createIngestFixture(t)
     const messages = stream(60_000, 3)
-    const random = delays(3)
+    const random = createRandom(3).next
     const producing = produce(fixture, messages, 2000)
     for (let kill = 0; kill < 3; kill++) {
       const ingest = startIngest(fixture)

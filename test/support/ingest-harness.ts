@@ -224,12 +224,3 @@ function sameMap(a: Map<string, number>, b: Map<string, number>): boolean {
   for (const [key, value] of a) if (b.get(key) !== value) return false
   return true
 }
-
-/** A pseudo-random delay from a seeded sequence, so a failing run can be repeated. */
-export function delays(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0
-    return state / 2 ** 32
-  }
-}
