@@ -25,11 +25,18 @@ export interface DayCountDelta extends CountDelta {
   readonly day: string
 }
 
+/** The same for one UTC hour of an event; `hourStart` is epoch ms, a multiple of an hour. */
+export interface HourCountDelta extends CountDelta {
+  readonly hourStart: number
+}
+
 export interface CountDeltas {
   /** sorted by eventId */
   readonly events: CountDelta[]
   /** sorted by day, then eventId */
   readonly days: DayCountDelta[]
+  /** sorted by hourStart, then eventId */
+  readonly hours: HourCountDelta[]
 }
 
 /** Details, and the mtime and rsvp_id of the message that carried them. */
@@ -107,51 +114,69 @@ interface Tally {
   attendees: number
 }
 
+const MS_PER_HOUR = 3_600_000
+
+/** The start (epoch ms) of the UTC hour an instant falls in. */
+export function hourStartOf(epochMs: number): number {
+  return Math.floor(epochMs / MS_PER_HOUR) * MS_PER_HOUR
+}
+
 /**
- * Rules 2 and 4: how a set of version changes moves each event's yes count and attendees, overall
- * and on the UTC day of each version's mtime. A version counts +1 yes and +(1 + guests) attendees
- * when its response is exactly 'yes'; a change takes away what `before` counted and adds what
- * `after` counts, so flips, guest changes, day moves and event moves all net out.
- * Only non-zero entries are returned; events sorted by eventId, days by day then eventId
- * (plain string order, the same in every writer, so row locks are always taken in one order).
+ * Rules 2 and 4: how a set of version changes moves each event's yes count and attendees, overall,
+ * on the UTC day and in the UTC hour of each version's mtime (days and hours are what date and
+ * window queries add up). A version counts +1 yes and +(1 + guests) attendees when its response
+ * is exactly 'yes'; a change takes away what `before` counted and adds what `after` counts, so
+ * flips, guest changes, day moves and event moves all net out.
+ * Only non-zero entries are returned; events sorted by eventId, days by day then eventId, hours by
+ * hourStart then eventId (plain string order, the same in every writer, so row locks are always
+ * taken in one order).
  */
 export function countDeltas(changes: readonly VersionChange[]): CountDeltas {
   const events = new Map<string, Tally>()
   const days = new Map<string, Map<string, Tally>>()
+  const hours = new Map<number, Map<string, Tally>>()
   const count = (version: RsvpVersion, sign: 1 | -1): void => {
     if (version.response !== 'yes') return
     const attendees = sign * (1 + version.guests)
     addTo(events, version.eventId, sign, attendees)
-    const day = utcDay(version.mtime)
-    let dayEvents = days.get(day)
-    if (dayEvents === undefined) {
-      dayEvents = new Map()
-      days.set(day, dayEvents)
-    }
-    addTo(dayEvents, version.eventId, sign, attendees)
+    addTo(bucket(days, utcDay(version.mtime)), version.eventId, sign, attendees)
+    addTo(bucket(hours, hourStartOf(version.mtime)), version.eventId, sign, attendees)
   }
   for (const change of changes) {
     if (change.before !== undefined) count(change.before, -1)
     count(change.after, 1)
   }
 
-  const eventDeltas: CountDelta[] = []
-  for (const eventId of Array.from(events.keys()).sort(compareText)) {
-    const tally = events.get(eventId) as Tally
-    if (tally.yes !== 0 || tally.attendees !== 0)
-      eventDeltas.push({ eventId, yes: tally.yes, attendees: tally.attendees })
-  }
+  const eventDeltas = bucketDeltas(events)
   const dayDeltas: DayCountDelta[] = []
   for (const day of Array.from(days.keys()).sort(compareText)) {
-    const dayEvents = days.get(day) as Map<string, Tally>
-    for (const eventId of Array.from(dayEvents.keys()).sort(compareText)) {
-      const tally = dayEvents.get(eventId) as Tally
-      if (tally.yes !== 0 || tally.attendees !== 0) {
-        dayDeltas.push({ day, eventId, yes: tally.yes, attendees: tally.attendees })
-      }
+    for (const delta of bucketDeltas(days.get(day) as Map<string, Tally>)) dayDeltas.push({ day, ...delta })
+  }
+  const hourDeltas: HourCountDelta[] = []
+  for (const hourStart of Array.from(hours.keys()).sort((a, b) => a - b)) {
+    for (const delta of bucketDeltas(hours.get(hourStart) as Map<string, Tally>)) {
+      hourDeltas.push({ hourStart, ...delta })
     }
   }
-  return { events: eventDeltas, days: dayDeltas }
+  return { events: eventDeltas, days: dayDeltas, hours: hourDeltas }
+}
+
+function bucket<K>(buckets: Map<K, Map<string, Tally>>, key: K): Map<string, Tally> {
+  let tallies = buckets.get(key)
+  if (tallies === undefined) {
+    tallies = new Map()
+    buckets.set(key, tallies)
+  }
+  return tallies
+}
+
+function bucketDeltas(tallies: Map<string, Tally>): CountDelta[] {
+  const deltas: CountDelta[] = []
+  for (const eventId of Array.from(tallies.keys()).sort(compareText)) {
+    const tally = tallies.get(eventId) as Tally
+    if (tally.yes !== 0 || tally.attendees !== 0) deltas.push({ eventId, yes: tally.yes, attendees: tally.attendees })
+  }
+  return deltas
 }
 
 /**

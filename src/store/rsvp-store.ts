@@ -63,7 +63,7 @@ function takeIfNewer(columns: string[]): string {
     .join(',\n    ')
 }
 
-// Counts, per-day counts and every kind of details in one round trip; each CTE touches its own
+// Counts, per-day and per-hour counts and every kind of details in one round trip; each CTE touches its own
 // table. Event rows carry count deltas and details together (one row per event), details
 // replaced only by a strictly newer message; a delta-only row has NULL details_mtime.
 const APPLY_COUNTS_AND_DETAILS = `
@@ -88,6 +88,13 @@ day_rows AS (
   ON CONFLICT (day, event_id) DO UPDATE SET
     yes_rsvps = d.yes_rsvps + excluded.yes_rsvps,
     attendees = d.attendees + excluded.attendees
+),
+hour_rows AS (
+  INSERT INTO event_hour_counts AS h (hour_start, event_id, yes_rsvps, attendees)
+  SELECT * FROM unnest($37::bigint[], $38::text[], $39::int[], $40::int[])
+  ON CONFLICT (hour_start, event_id) DO UPDATE SET
+    yes_rsvps = h.yes_rsvps + excluded.yes_rsvps,
+    attendees = h.attendees + excluded.attendees
 ),
 group_rows AS (
   INSERT INTO groups AS g (group_id, mtime, name, urlname, city, country, state, lat, lon, topics, rsvp_id)
@@ -247,6 +254,10 @@ async function writeCountsAndDetails(
       groups.map((g) => g.rsvpId),
       venues.map((v) => v.rsvpId),
       members.map((m) => m.rsvpId),
+      deltas.hours.map((h) => h.hourStart),
+      deltas.hours.map((h) => h.eventId),
+      deltas.hours.map((h) => h.yes),
+      deltas.hours.map((h) => h.attendees),
     ],
   )
   // The row took our details exactly when it now carries the (mtime, rsvp_id) of the message we sent.

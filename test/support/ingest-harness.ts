@@ -113,6 +113,8 @@ interface StoredState {
   yes: Map<string, number>
   attendees: Map<string, number>
   yesByDay: Map<string, Map<string, number>>
+  /** 'hour start (epoch ms) event_id' -> yes count */
+  yesByHour: Map<string, number>
   rsvps: number
 }
 
@@ -124,6 +126,9 @@ async function readState(db: Postgres): Promise<StoredState> {
   const days = await db.query<{ day: string; event_id: string; yes_rsvps: number }>(
     "SELECT to_char(day, 'YYYY-MM-DD') AS day, event_id, yes_rsvps FROM event_day_counts WHERE yes_rsvps <> 0 OR attendees <> 0",
   )
+  const hours = await db.query<{ hour_start: number; event_id: string; yes_rsvps: number }>(
+    'SELECT hour_start, event_id, yes_rsvps FROM event_hour_counts WHERE yes_rsvps <> 0 OR attendees <> 0',
+  )
   const rsvps = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
   const yesByDay = new Map<string, Map<string, number>>()
   for (const row of days.rows) {
@@ -134,8 +139,20 @@ async function readState(db: Postgres): Promise<StoredState> {
     yes: new Map(events.rows.map((r) => [r.event_id, r.yes_rsvps])),
     attendees: new Map(events.rows.map((r) => [r.event_id, r.attendees])),
     yesByDay,
+    yesByHour: new Map(hours.rows.map((r) => [`${r.hour_start} ${r.event_id}`, r.yes_rsvps])),
     rsvps: rsvps.rows[0]?.n ?? 0,
   }
+}
+
+/** The same as the stored hour counts, from the oracle's current versions. */
+function yesByHour(expected: ReturnType<typeof computeExpected>): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const version of expected.current.values()) {
+    if (version.response !== 'yes') continue
+    const key = `${Math.floor(version.mtime / 3_600_000) * 3_600_000} ${version.eventId}`
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  return counts
 }
 
 function positive(map: Map<string, number>): Map<string, number> {
@@ -168,6 +185,7 @@ export async function assertConverges(
   assert.deepEqual(state.yes, expectedYes, 'yes counts per event')
   assert.deepEqual(state.attendees, expectedAttendees, 'attendees per event')
   assert.deepEqual(state.yesByDay, expectedByDay, 'yes counts per event and UTC day')
+  assert.deepEqual(state.yesByHour, yesByHour(expected), 'yes counts per event and UTC hour')
   await assertDetails(fixture.db, expected)
 }
 

@@ -4,6 +4,7 @@ import {
   type CountDeltas,
   countDeltas,
   type DetailsAt,
+  hourStartOf,
   latestDetails,
   latestPerRsvp,
   supersedes,
@@ -13,6 +14,7 @@ import {
 import type { GroupDetails, MemberDetails, Rsvp, RsvpVersion, VenueDetails } from '../../../src/domain/rsvp.ts'
 
 const DAY = 86_400_000
+const HOUR = 3_600_000
 // 2021-03-01T12:00:00Z: mid-day, so small offsets stay on one UTC day.
 const NOON = Date.parse('2021-03-01T12:00:00Z')
 
@@ -68,7 +70,7 @@ function member(memberId: number, name: string): MemberDetails {
   return { memberId, name, photo: undefined }
 }
 
-const NO_DELTAS: CountDeltas = { events: [], days: [] }
+const NO_DELTAS: CountDeltas = { events: [], days: [], hours: [] }
 
 describe('supersedes', () => {
   test('should accept any version when there is no current one', () => {
@@ -154,6 +156,7 @@ describe('countDeltas', () => {
     assert.deepEqual(deltas, {
       events: [{ eventId: 'e', yes: 1, attendees: 3 }],
       days: [{ day: '2021-03-01', eventId: 'e', yes: 1, attendees: 3 }],
+      hours: [{ hourStart: NOON, eventId: 'e', yes: 1, attendees: 3 }],
     })
   })
 
@@ -175,6 +178,7 @@ describe('countDeltas', () => {
     assert.deepEqual(countDeltas([{ before, after }]), {
       events: [{ eventId: 'ev1', yes: -1, attendees: -2 }],
       days: [{ day: '2021-03-01', eventId: 'ev1', yes: -1, attendees: -2 }],
+      hours: [{ hourStart: NOON, eventId: 'ev1', yes: -1, attendees: -2 }],
     })
   })
 
@@ -184,6 +188,7 @@ describe('countDeltas', () => {
     assert.deepEqual(countDeltas([{ before, after }]), {
       events: [{ eventId: 'ev1', yes: 1, attendees: 4 }],
       days: [{ day: '2021-03-01', eventId: 'ev1', yes: 1, attendees: 4 }],
+      hours: [{ hourStart: NOON, eventId: 'ev1', yes: 1, attendees: 4 }],
     })
   })
 
@@ -193,6 +198,7 @@ describe('countDeltas', () => {
     assert.deepEqual(countDeltas([{ before, after }]), {
       events: [{ eventId: 'ev1', yes: 0, attendees: 3 }],
       days: [{ day: '2021-03-01', eventId: 'ev1', yes: 0, attendees: 3 }],
+      hours: [{ hourStart: NOON, eventId: 'ev1', yes: 0, attendees: 3 }],
     })
     assert.deepEqual(countDeltas([{ before: after, after: before }]).events, [
       { eventId: 'ev1', yes: 0, attendees: -3 },
@@ -213,6 +219,10 @@ describe('countDeltas', () => {
         { day: '2021-03-01', eventId: 'ev1', yes: -1, attendees: -1 },
         { day: '2021-03-02', eventId: 'ev1', yes: 1, attendees: 1 },
       ],
+      hours: [
+        { hourStart: Date.parse('2021-03-01T23:00:00Z'), eventId: 'ev1', yes: -1, attendees: -1 },
+        { hourStart: Date.parse('2021-03-02T00:00:00Z'), eventId: 'ev1', yes: 1, attendees: 1 },
+      ],
     })
   })
 
@@ -227,6 +237,10 @@ describe('countDeltas', () => {
       days: [
         { day: '2021-03-01', eventId: 'new', yes: 1, attendees: 2 },
         { day: '2021-03-01', eventId: 'old', yes: -1, attendees: -2 },
+      ],
+      hours: [
+        { hourStart: NOON, eventId: 'new', yes: 1, attendees: 2 },
+        { hourStart: NOON, eventId: 'old', yes: -1, attendees: -2 },
       ],
     })
   })
@@ -246,6 +260,7 @@ describe('countDeltas', () => {
     assert.deepEqual(countDeltas(changes), {
       events: [{ eventId: 'a', yes: 2, attendees: 3 }],
       days: [{ day: '2021-03-01', eventId: 'a', yes: 2, attendees: 3 }],
+      hours: [{ hourStart: NOON, eventId: 'a', yes: 2, attendees: 3 }],
     })
   })
 
@@ -278,6 +293,37 @@ describe('countDeltas', () => {
       ],
     )
     assert.ok(deltas.events.every((d) => d.yes === 2 && d.attendees === 2))
+  })
+
+  test('should move a yes between UTC hours of the same day (12:59:59.999 to 13:00:00.000) on hours only', () => {
+    const before = version({ mtime: Date.parse('2021-03-01T12:59:59.999Z'), guests: 1 })
+    const after = version({ mtime: Date.parse('2021-03-01T13:00:00.000Z'), guests: 1 })
+    assert.deepEqual(countDeltas([{ before, after }]), {
+      events: [],
+      days: [],
+      hours: [
+        { hourStart: NOON, eventId: 'ev1', yes: -1, attendees: -2 },
+        { hourStart: NOON + HOUR, eventId: 'ev1', yes: 1, attendees: 2 },
+      ],
+    })
+  })
+
+  test('should sort hours by time, not as text, and key them by the start of the hour', () => {
+    const mtimes = [NOON + 10 * DAY + 59 * 60_000, NOON + 9 * HOUR, NOON - 3 * HOUR + 1]
+    const changes: VersionChange[] = mtimes.map((mtime, i) => ({
+      before: undefined,
+      after: version({ rsvpId: i, mtime }),
+    }))
+    assert.deepEqual(
+      countDeltas(changes).hours.map((h) => h.hourStart),
+      [NOON - 3 * HOUR, NOON + 9 * HOUR, NOON + 10 * DAY],
+    )
+  })
+
+  test('hourStartOf should floor to the UTC hour, also before 1970', () => {
+    assert.equal(hourStartOf(Date.parse('2021-03-01T12:34:56.789Z')), NOON)
+    assert.equal(hourStartOf(NOON), NOON)
+    assert.equal(hourStartOf(-1), -HOUR)
   })
 })
 

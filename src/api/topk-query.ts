@@ -1,0 +1,196 @@
+/**
+ * The top-k query string, checked parameter by parameter. Pure: it turns whatever the network sent
+ * into either a typed query or one error naming the parameter at fault, with a message a user can
+ * act on. Fastify's schema validation is not used for this because its messages name JSON paths,
+ * not the rules of this API.
+ */
+
+/** What the HTTP layer hands over: each parameter's value, or its values when repeated. */
+export type RawQuery = Readonly<Record<string, string | readonly string[] | undefined>>
+
+export interface TopkQuery {
+  readonly k: number
+  /** UTC day number since 1970-01-01 (rule 4), when `date` was given */
+  readonly day?: number
+  /** `[from, to)` on the RSVPs' mtime, when `from` or `to` was given (the other end open) */
+  readonly window?: { readonly from: number; readonly to: number }
+  /** lower case */
+  readonly country?: string
+  readonly city?: string
+  readonly topic?: string
+  readonly upcoming: boolean
+}
+
+export interface ParameterError {
+  readonly parameter: string
+  readonly message: string
+}
+
+export type TopkQueryResult =
+  | { readonly ok: true; readonly query: TopkQuery }
+  | { readonly ok: false; readonly error: ParameterError }
+
+export const TOPK_PARAMETERS = ['k', 'date', 'from', 'to', 'country', 'city', 'topic', 'upcoming'] as const
+
+export const DEFAULT_K = 10
+const MAX_TEXT_PARAMETER_LENGTH = 200
+const MS_PER_DAY = 86_400_000
+/** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the instants an RSVP's mtime can have (years 0000-9999). */
+export const EARLIEST_INSTANT = -62_167_219_200_000
+export const LATEST_INSTANT = 253_402_300_800_000
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
+const EPOCH_MS = /^-?\d{1,16}$/
+// Date, optional time (minutes, optional seconds and fraction), optional zone; no zone means UTC.
+const ISO_INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+
+class QueryError extends Error {
+  readonly parameter: string
+  constructor(parameter: string, message: string) {
+    super(message)
+    this.parameter = parameter
+  }
+}
+
+/** Checks a top-k query string; `maxK` is the configured TOPK_MAX_K; `now` decides nothing here. */
+export function parseTopkQuery(raw: RawQuery, maxK: number): TopkQueryResult {
+  try {
+    return { ok: true, query: readQuery(raw, maxK) }
+  } catch (error) {
+    if (error instanceof QueryError) return { ok: false, error: { parameter: error.parameter, message: error.message } }
+    throw error
+  }
+}
+
+function readQuery(raw: RawQuery, maxK: number): TopkQuery {
+  const allowed: readonly string[] = TOPK_PARAMETERS
+  for (const name of Object.keys(raw)) {
+    if (!allowed.includes(name)) {
+      const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name
+      throw new QueryError(shown, `unknown parameter "${shown}"; known parameters: ${TOPK_PARAMETERS.join(', ')}`)
+    }
+  }
+  const value = (name: string): string | undefined => {
+    const given = raw[name]
+    if (given === undefined) return undefined
+    if (typeof given !== 'string') throw new QueryError(name, `${name} must be given at most once`)
+    return given
+  }
+
+  const kText = value('k')
+  const k = kText === undefined ? DEFAULT_K : readK(kText, maxK)
+
+  const dateText = value('date')
+  const fromText = value('from')
+  const toText = value('to')
+  let day: number | undefined
+  let window: { from: number; to: number } | undefined
+  if (dateText !== undefined) {
+    if (fromText !== undefined || toText !== undefined) {
+      throw new QueryError('date', 'date cannot be combined with from or to; use one or the other')
+    }
+    day = readDay(dateText)
+  } else if (fromText !== undefined || toText !== undefined) {
+    const from = fromText === undefined ? EARLIEST_INSTANT : readInstant('from', fromText)
+    const to = toText === undefined ? LATEST_INSTANT : readInstant('to', toText)
+    if (from >= to) throw new QueryError('from', 'from must be before to (the window is [from, to))')
+    window = { from, to }
+  }
+
+  const countryText = value('country')
+  let country: string | undefined
+  if (countryText !== undefined) {
+    if (!/^[A-Za-z]{2}$/.test(countryText)) {
+      throw new QueryError('country', 'country must be a two-letter country code, such as us or DE')
+    }
+    country = countryText.toLowerCase()
+  }
+  const city = readText('city', value('city'))
+  const topic = readText('topic', value('topic'))
+
+  const upcomingText = value('upcoming')
+  if (upcomingText !== undefined && upcomingText !== 'true' && upcomingText !== 'false') {
+    throw new QueryError('upcoming', 'upcoming must be true or false')
+  }
+
+  return {
+    k,
+    ...(day !== undefined && { day }),
+    ...(window !== undefined && { window }),
+    ...(country !== undefined && { country }),
+    ...(city !== undefined && { city }),
+    ...(topic !== undefined && { topic }),
+    upcoming: upcomingText === 'true',
+  }
+}
+
+function readK(text: string, maxK: number): number {
+  const k = /^\d{1,10}$/.test(text) ? Number(text) : Number.NaN
+  if (!(k >= 1 && k <= maxK)) throw new QueryError('k', `k must be an integer from 1 to ${maxK}`)
+  return k
+}
+
+/** `YYYY-MM-DD` that names a real calendar day, as a day number since 1970-01-01. */
+function readDay(text: string): number {
+  const match = DATE.exec(text)
+  const ms = match ? calendarInstant(match) : undefined
+  if (ms === undefined) throw new QueryError('date', 'date must be a calendar day as YYYY-MM-DD, such as 2021-03-01')
+  return ms / MS_PER_DAY
+}
+
+/** Epoch milliseconds, or ISO-8601 (a date, or a date and time; no zone means UTC). */
+function readInstant(name: string, text: string): number {
+  const problem = `${name} must be an ISO-8601 time (such as 2021-03-01T12:00:00Z) or epoch milliseconds, in years 0000-9999`
+  let ms: number | undefined
+  if (EPOCH_MS.test(text)) {
+    ms = Number(text)
+  } else {
+    const match = ISO_INSTANT.exec(text)
+    ms = match ? isoInstant(match) : undefined
+  }
+  if (ms === undefined || ms < EARLIEST_INSTANT || ms > LATEST_INSTANT) throw new QueryError(name, problem)
+  return ms
+}
+
+function calendarInstant(match: RegExpExecArray): number | undefined {
+  const year = Number(match[1])
+  const month = Number(match[2])
+  const dayOfMonth = Number(match[3])
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, dayOfMonth)
+  // The Date rolls 2021-02-30 over to March: a real day reads back unchanged.
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== dayOfMonth) {
+    return undefined
+  }
+  return date.getTime()
+}
+
+function isoInstant(match: RegExpExecArray): number | undefined {
+  const dayStart = calendarInstant(match)
+  if (dayStart === undefined) return undefined
+  const hours = Number(match[4] ?? 0)
+  const minutes = Number(match[5] ?? 0)
+  const seconds = Number(match[6] ?? 0)
+  if (hours > 23 || minutes > 59 || seconds > 59) return undefined
+  // Milliseconds are the finest unit stored: finer digits are cut, never rounded up into the next ms.
+  const millis = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3))
+  let offsetMinutes = 0
+  const zone = match[8]
+  if (zone !== undefined && zone !== 'Z') {
+    const digits = zone.replace(':', '')
+    const zoneHours = Number(digits.slice(1, 3))
+    const zoneMinutes = Number(digits.slice(3, 5))
+    if (zoneHours > 23 || zoneMinutes > 59) return undefined
+    offsetMinutes = (zone[0] === '-' ? -1 : 1) * (zoneHours * 60 + zoneMinutes)
+  }
+  return dayStart + ((hours * 60 + minutes - offsetMinutes) * 60 + seconds) * 1000 + millis
+}
+
+function readText(name: string, text: string | undefined): string | undefined {
+  if (text === undefined) return undefined
+  if (text.trim() === '' || text.length > MAX_TEXT_PARAMETER_LENGTH) {
+    throw new QueryError(name, `${name} must be a non-empty text of at most ${MAX_TEXT_PARAMETER_LENGTH} characters`)
+  }
+  return text
+}

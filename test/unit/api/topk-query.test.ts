@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { EARLIEST_INSTANT, LATEST_INSTANT, parseTopkQuery, type RawQuery } from '../../../src/api/topk-query.ts'
+
+const MAX_K = 1000
+
+function ok(raw: RawQuery) {
+  const result = parseTopkQuery(raw, MAX_K)
+  assert.ok(result.ok, `expected ${JSON.stringify(raw)} to be accepted, got ${JSON.stringify(result)}`)
+  return result.query
+}
+
+function rejected(raw: RawQuery) {
+  const result = parseTopkQuery(raw, MAX_K)
+  assert.ok(!result.ok, `expected ${JSON.stringify(raw)} to be refused`)
+  return result.error
+}
+
+describe('parseTopkQuery', () => {
+  test('should default to k = 10, all-time, no filters', () => {
+    assert.deepEqual(ok({}), { k: 10, upcoming: false })
+  })
+
+  test('should accept k from 1 to the maximum', () => {
+    assert.equal(ok({ k: '1' }).k, 1)
+    assert.equal(ok({ k: '1000' }).k, 1000)
+    assert.equal(ok({ k: '007' }).k, 7)
+    assert.equal(parseTopkQuery({ k: '5' }, 4).ok, false)
+  })
+
+  for (const k of [
+    '0',
+    '-1',
+    '1.5',
+    'abc',
+    '',
+    '1e3',
+    '+5',
+    ' 5',
+    '5 ',
+    '0x10',
+    '1001',
+    '1000000000000000000000000000000',
+    'NaN',
+    'Infinity',
+  ]) {
+    test(`should refuse k=${JSON.stringify(k)} with the range in the message`, () => {
+      assert.deepEqual(rejected({ k }), { parameter: 'k', message: 'k must be an integer from 1 to 1000' })
+    })
+  }
+
+  test('should refuse a repeated parameter', () => {
+    assert.deepEqual(rejected({ k: ['5', '5'] }), { parameter: 'k', message: 'k must be given at most once' })
+    assert.equal(rejected({ country: ['us', 'de'] }).parameter, 'country')
+  })
+
+  test('should refuse an unknown parameter and name it', () => {
+    const error = rejected({ k: '5', limit: '3' })
+    assert.equal(error.parameter, 'limit')
+    assert.match(error.message, /unknown parameter "limit"; known parameters: k, date, from, to/)
+    assert.equal(rejected({ ['x'.repeat(500)]: '1' }).parameter.length, 41)
+  })
+
+  test('should read a date as a UTC day number', () => {
+    assert.equal(ok({ date: '1970-01-02' }).day, 1)
+    assert.equal(ok({ date: '2021-03-01' }).day, Date.parse('2021-03-01T00:00:00Z') / 86_400_000)
+    assert.equal(ok({ date: '2024-02-29' }).day, Date.parse('2024-02-29T00:00:00Z') / 86_400_000)
+  })
+
+  for (const date of [
+    '2021-02-30',
+    '2023-02-29',
+    '2021-13-01',
+    '2021-00-10',
+    '2021-1-1',
+    '20210301',
+    '2021-03-01T00:00Z',
+    '',
+    'today',
+  ]) {
+    test(`should refuse the impossible or malformed date ${JSON.stringify(date)}`, () => {
+      assert.deepEqual(rejected({ date }), {
+        parameter: 'date',
+        message: 'date must be a calendar day as YYYY-MM-DD, such as 2021-03-01',
+      })
+    })
+  }
+
+  test('should read from and to as ISO-8601 (UTC without a zone) or epoch ms', () => {
+    const noon = Date.parse('2021-03-01T12:00:00Z')
+    assert.deepEqual(ok({ from: '2021-03-01T12:00:00Z', to: String(noon + 1) }).window, { from: noon, to: noon + 1 })
+    assert.equal(ok({ from: '2021-03-01T12:00' }).window?.from, noon)
+    assert.equal(ok({ from: '2021-03-01 12:00:00.5' }).window?.from, noon + 500)
+    assert.equal(ok({ from: '2021-03-01T12:00:00.123456789Z' }).window?.from, noon + 123)
+    assert.equal(ok({ from: '2021-03-01T14:30:00+02:30' }).window?.from, noon)
+    assert.equal(ok({ from: '2021-03-01T09:00:00-0300' }).window?.from, noon)
+    assert.equal(ok({ from: '2021-03-01' }).window?.from, Date.parse('2021-03-01T00:00:00Z'))
+  })
+
+  test('should leave the other end of a window open', () => {
+    assert.deepEqual(ok({ from: '1000' }).window, { from: 1000, to: LATEST_INSTANT })
+    assert.deepEqual(ok({ to: '1000' }).window, { from: EARLIEST_INSTANT, to: 1000 })
+  })
+
+  test('should refuse a window whose from is not before its to', () => {
+    assert.deepEqual(rejected({ from: '2000', to: '2000' }), {
+      parameter: 'from',
+      message: 'from must be before to (the window is [from, to))',
+    })
+    assert.equal(rejected({ from: '2021-03-02', to: '2021-03-01' }).parameter, 'from')
+  })
+
+  for (const [name, text] of [
+    ['from', 'yesterday'],
+    ['to', '2021-03-01T25:00:00Z'],
+    ['from', '2021-02-30T10:00:00Z'],
+    ['to', '2021-03-01T10:00:00+24:00'],
+    ['from', '1.5'],
+    ['to', '99999999999999999'],
+    ['from', ''],
+    ['to', '2021-03-01T10:60Z'],
+  ] as const) {
+    test(`should refuse the unparsable time ${name}=${JSON.stringify(text)}`, () => {
+      const error = rejected({ [name]: text })
+      assert.equal(error.parameter, name)
+      assert.match(error.message, new RegExp(`^${name} must be an ISO-8601 time`))
+    })
+  }
+
+  test('should refuse a date together with a window', () => {
+    assert.equal(rejected({ date: '2021-03-01', from: '2021-03-01' }).parameter, 'date')
+  })
+
+  test('should read country in any case, and city and topic as given', () => {
+    assert.deepEqual(ok({ country: 'US', city: 'New York', topic: 'softwaredev' }), {
+      k: 10,
+      country: 'us',
+      city: 'New York',
+      topic: 'softwaredev',
+      upcoming: false,
+    })
+    assert.equal(rejected({ country: 'usa' }).parameter, 'country')
+    assert.equal(rejected({ country: '1x' }).parameter, 'country')
+    assert.equal(rejected({ city: '  ' }).parameter, 'city')
+    assert.equal(rejected({ topic: 't'.repeat(201) }).parameter, 'topic')
+  })
+
+  test('should read upcoming as true or false only', () => {
+    assert.equal(ok({ upcoming: 'true' }).upcoming, true)
+    assert.equal(ok({ upcoming: 'false' }).upcoming, false)
+    for (const upcoming of ['1', 'yes', 'TRUE', '']) {
+      assert.deepEqual(rejected({ upcoming }), { parameter: 'upcoming', message: 'upcoming must be true or false' })
+    }
+  })
+})
