@@ -4,19 +4,27 @@
  * reverse, so the consumer commits and leaves the group before anything it needs goes away.
  */
 import { buildServer, type Server } from './api/server.ts'
+import { createEventDetailsCache } from './cache/event-details-cache.ts'
+import { type CacheRing, createCacheRing } from './cache/ring.ts'
 import type { Config } from './config.ts'
 import { createIngest, type Ingest } from './ingest/ingest.ts'
 import { createRawProducer, ensureTopics, type RawProducer } from './kafka/client.ts'
 import type { Logger } from './observability/logger.ts'
-import { createIngestMetrics, createRegistry } from './observability/metrics.ts'
+import { createApiMetrics, createIngestMetrics, createRegistry } from './observability/metrics.ts'
+import { readEventDetails } from './store/event-details.ts'
 import { migrate } from './store/migrate.ts'
-import { createPostgres } from './store/postgres.ts'
+import { createPostgres, type Postgres } from './store/postgres.ts'
 
 export interface AppOptions {
   readonly ingest: boolean
-  /** port for /metrics and /healthz; 0 picks a free one; undefined serves no HTTP */
+  /** serve the events API (top k, event details) besides /healthz, /readyz and /metrics */
+  readonly api: boolean
+  /** port of the HTTP server; 0 picks a free one; undefined serves no HTTP */
   readonly httpPort: number | undefined
 }
+
+// An API request waits at most this long for PostgreSQL; a client that waits longer has gone.
+const API_QUERY_TIMEOUT_MS = 5000
 
 export interface App {
   start(): Promise<void>
@@ -27,6 +35,16 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
   const logger = deps.logger
   const registry = createRegistry()
   const db = createPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize }, { logger })
+  // The ring serves the API and takes the ingest's invalidations, so both modes have it.
+  const ring: CacheRing = createCacheRing(config.redis.ring, { logger })
+  const apiMetrics = options.api ? createApiMetrics(registry, () => ring.members()) : undefined
+  let apiDb: Postgres | undefined
+  const details = createEventDetailsCache({
+    ring,
+    readFromDatabase: (eventIds) => readEventDetails(apiDb ?? db, eventIds),
+    ttlSeconds: config.redis.ttlSeconds,
+    lookups: apiMetrics?.detailsLookups,
+  })
   let deadLetters: RawProducer | undefined
   let ingest: Ingest | undefined
   let server: Server | undefined
@@ -45,7 +63,21 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         if (created.length > 0) logger.info({ topics: created }, 'created Kafka topics')
       }
       if (options.httpPort !== undefined) {
-        server = buildServer({ logger, registry })
+        if (options.api && apiMetrics) {
+          apiDb = createPostgres(
+            { url: config.postgres.url, poolSize: config.postgres.poolSize, queryTimeoutMs: API_QUERY_TIMEOUT_MS },
+            { logger },
+          )
+        }
+        server = await buildServer({
+          logger,
+          registry,
+          db: apiDb ?? db,
+          ...(apiDb &&
+            apiMetrics && {
+              events: { db: apiDb, details, maxK: config.http.maxK, metrics: apiMetrics },
+            }),
+        })
         const address = await server.listen({ host: config.http.host, port: options.httpPort })
         logger.info({ address }, 'HTTP listening')
       }
@@ -60,7 +92,15 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
             batchMaxWaitMs: config.ingest.batchMaxWaitMs,
             sessionTimeoutMs: config.kafka.sessionTimeoutMs,
           },
-          { kafka: config.kafka, db, deadLetters, logger, metrics: createIngestMetrics(registry) },
+          {
+            kafka: config.kafka,
+            db,
+            deadLetters,
+            logger,
+            metrics: createIngestMetrics(registry),
+            // After the commit: entries of events whose details changed go, so readers fetch the new ones.
+            onApplied: (result) => details.invalidate(result.eventsWithNewDetails),
+          },
         )
         ingestRun = ingest.run()
       }
@@ -70,6 +110,8 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
       await ingestRun
       await server?.close()
       await deadLetters?.close()
+      await ring.close()
+      await apiDb?.close()
       await db.close()
     },
   }

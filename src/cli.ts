@@ -13,7 +13,10 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   KAFKA_PARTITIONS   partitions of topics we create     (default 6)
   DATABASE_URL       postgres://user:pass@host:port/db  (required; or DATABASE_URL_FILE)
   REDIS_RING         redis://user:pass@host:port,…      (required; or REDIS_RING_FILE)
+  HTTP_HOST          address the HTTP API listens on    (default 127.0.0.1)
   HTTP_PORT          port of the HTTP API               (default 8088)
+  TOPK_MAX_K         the largest k a request may ask    (default 1000)
+  REDIS_TTL_SECONDS  how long event details stay cached (default 300)
   METRICS_PORT       /metrics and /healthz of 'ingest'  (default 9464; 0 picks a free port)
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_WAIT_MS   batch size limits (default 20000 messages, 50 ms)
   KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
@@ -36,7 +39,15 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('run ingest and the HTTP API in one process (what the demo runs)')
-    .action(notBuiltYet('serve', 'query API'))
+    .addHelpText(
+      'after',
+      `
+Everything 'ingest' does, plus the HTTP API on HTTP_HOST:HTTP_PORT (see 'rsvp-topk api --help').`,
+    )
+    .action(async () => {
+      const { runService } = await import('./main.ts')
+      await runService({ ingest: true, api: true })
+    })
   program
     .command('ingest')
     .description('consume RSVPs from KAFKA_TOPIC into PostgreSQL (one member of the consumer group)')
@@ -49,12 +60,27 @@ processes with the same KAFKA_GROUP_ID to share the partitions. Metrics: http://
     )
     .action(async () => {
       const { runService } = await import('./main.ts')
-      await runService({ ingest: true, httpPort: 'metrics' })
+      await runService({ ingest: true, api: false })
     })
   program
     .command('api')
     .description('serve the HTTP API (top-k and event details)')
-    .action(notBuiltYet('api', 'query API'))
+    .addHelpText(
+      'after',
+      `
+Serves on HTTP_HOST:HTTP_PORT (default 127.0.0.1:8088); applies database migrations first.
+  GET /api/v1/events/topk?k=10            top k all-time (k from 1 to TOPK_MAX_K, default 10)
+      &date=2021-03-01                    … counting only RSVPs whose current version is on that UTC day
+      &from=…&to=…                        … or in [from, to): ISO-8601 (UTC without a zone) or epoch ms
+      &country=us &city=… &topic=…        … of events whose group matches (country and city in any case)
+      &upcoming=true                      … of events whose time is after now
+  GET /api/v1/events/{event_id}           one event: details and counts (also /api/v1/events/info?event_id=…)
+  GET /healthz  /readyz  /metrics  /openapi.json  /docs`,
+    )
+    .action(async () => {
+      const { runService } = await import('./main.ts')
+      await runService({ ingest: false, api: true })
+    })
   program
     .command('produce')
     .description('send RSVPs to Kafka from a JSON-lines file or a generated stream')

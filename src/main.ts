@@ -10,12 +10,12 @@ import { createLogger } from './observability/logger.ts'
 
 const SHUTDOWN_DEADLINE_MS = 9000
 
-export async function runService(mode: { ingest: boolean; httpPort: 'api' | 'metrics' }): Promise<void> {
+export async function runService(mode: { ingest: boolean; api: boolean }): Promise<void> {
   const config = loadConfig()
   const logger = createLogger(config.logLevel)
   const app = buildApp(
     config,
-    { ingest: mode.ingest, httpPort: mode.httpPort === 'api' ? config.http.port : config.metricsPort },
+    { ingest: mode.ingest, api: mode.api, httpPort: mode.api ? config.http.port : config.metricsPort },
     { logger },
   )
 

@@ -3,14 +3,14 @@
  * node's ACL user and password. Commands fail fast while a node is down (no offline queue), so the
  * ring can fall back to PostgreSQL instead of waiting.
  */
-import { Redis } from 'ioredis'
+import { Redis, ReplyError } from 'ioredis'
 import type { RedisNodeConfig } from '../config.ts'
 
 export type RedisConnection = Redis
 
 export function createRedisConnection(
   node: RedisNodeConfig,
-  options: { lazyConnect?: boolean; connectTimeoutMs?: number; readyCheck?: boolean } = {},
+  options: { lazyConnect?: boolean; connectTimeoutMs?: number; readyCheck?: boolean; commandTimeoutMs?: number } = {},
 ): RedisConnection {
   return new Redis({
     host: node.host,
@@ -22,9 +22,16 @@ export function createRedisConnection(
     connectTimeout: options.connectTimeoutMs ?? 2000,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // Unset means no limit; with one, a command to a node that hangs fails instead of waiting.
+    commandTimeout: options.commandTimeoutMs,
     // Keep trying to reconnect in the background, at most every 2 s.
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
   })
+}
+
+/** An error reply from Redis itself (the node answered), as opposed to a lost connection or a timeout. */
+export function isReplyError(error: unknown): boolean {
+  return error instanceof ReplyError
 }
 
 /** A connection that has authenticated and answered its ready check. */

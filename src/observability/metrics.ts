@@ -60,3 +60,38 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     }),
   }
 }
+
+export interface ApiMetrics {
+  readonly requestSeconds: Histogram<'route' | 'method' | 'status'>
+  readonly detailsLookups: Counter<'result'>
+}
+
+export function createApiMetrics(
+  registry: Registry,
+  ringMembers: () => ReadonlyArray<{ readonly id: string; readonly healthy: boolean }>,
+): ApiMetrics {
+  new Gauge({
+    name: 'rsvp_topk_cache_ring_member',
+    help: 'Redis ring nodes: 1 while the node is in the ring, 0 while it is out (failed its health check)',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      for (const member of ringMembers()) this.set({ node: member.id }, member.healthy ? 1 : 0)
+    },
+  })
+  return {
+    requestSeconds: new Histogram({
+      name: 'rsvp_topk_http_request_duration_seconds',
+      help: 'HTTP request duration, by route (the pattern, not the URL), method and status code',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    detailsLookups: new Counter({
+      name: 'rsvp_topk_cache_lookups_total',
+      help: 'Event details looked up in the Redis ring, by result (hit, miss); hit ratio = hit / (hit + miss)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+  }
+}

@@ -72,7 +72,19 @@ export interface IngestProcess {
 
 /** Starts `rsvp-topk ingest`; the fixture's cleanup kills it if it is still running. */
 export function startIngest(fixture: IngestFixture): IngestProcess {
-  const child = spawn(process.execPath, [BIN, 'ingest'], { env: fixture.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  return startCommand(fixture, 'ingest')
+}
+
+/** Starts an `rsvp-topk` command with the fixture's environment (and `env` on top). */
+export function startCommand(
+  fixture: IngestFixture,
+  command: 'ingest' | 'serve' | 'api',
+  env: NodeJS.ProcessEnv = {},
+): IngestProcess {
+  const child = spawn(process.execPath, [BIN, command], {
+    env: { ...fixture.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   fixture.processes.add(child)
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => {

@@ -1,0 +1,166 @@
+/**
+ * The events API: top k (all-time, on a date, in a window, filtered) and one event's details.
+ * Ranks and counts come from PostgreSQL's maintained counts; names, groups and venues from the
+ * details source (the Redis ring in front of PostgreSQL).
+ */
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { EventDetailsSource } from '../cache/event-details-cache.ts'
+import { MAX_EVENT_ID_LENGTH } from '../domain/parse-rsvp.ts'
+import { readEventCounts } from '../store/event-details.ts'
+import type { Queryable } from '../store/postgres.ts'
+import { readTopk, type TopkFilters, type TopkScope } from '../store/topk-queries.ts'
+import { invalidParameter, notFound } from './replies.ts'
+import { ErrorReply, EventReply, TopkQuerySchema, TopkReply } from './schemas.ts'
+import { parseTopkQuery, type RawQuery, type TopkQuery } from './topk-query.ts'
+
+export interface EventsRoutesOptions {
+  readonly db: Queryable
+  readonly details: EventDetailsSource
+  readonly maxK: number
+  /** the clock `upcoming` compares with; tests pin it */
+  readonly now?: () => number
+}
+
+// The query string is checked by parseTopkQuery, whose messages name the API's rules; the schema
+// only documents it.
+const documentOnly = () => () => true
+
+export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app: FastifyInstance, options) => {
+  const now = options.now ?? Date.now
+
+  app.get(
+    '/api/v1/events/topk',
+    {
+      schema: {
+        summary: 'The top k events by yes RSVPs',
+        description:
+          'Ranked by yes_rsvps descending, then event_id ascending (byte order). `date` or a [`from`, `to`) window count only RSVPs whose current version falls in it; the filters look at the event’s group and time.',
+        querystring: TopkQuerySchema,
+        response: { 200: TopkReply, 400: ErrorReply, 503: ErrorReply },
+      },
+      validatorCompiler: documentOnly,
+    },
+    async (request, reply) => {
+      const parsed = parseTopkQuery(request.query as RawQuery, options.maxK)
+      if (!parsed.ok) return invalidParameter(reply, parsed.error)
+      const query = parsed.query
+      const ranked = await readTopk(options.db, query.k, scopeOf(query), filtersOf(query, now()))
+      const details = await options.details.getMany(ranked.map((event) => event.eventId))
+      return {
+        k: query.k,
+        events: ranked.map((event, index) => {
+          const found = details.get(event.eventId)
+          const group = found?.group
+          return {
+            rank: index + 1,
+            event_id: event.eventId,
+            yes_rsvps: event.yes,
+            attendees: event.attendees,
+            name: found?.name ?? null,
+            url: found?.url ?? null,
+            time: found?.time ?? null,
+            group: group
+              ? { id: group.id, name: group.name, urlname: group.urlname, city: group.city, country: group.country }
+              : null,
+            venue: found?.venue ?? null,
+          }
+        }),
+      }
+    },
+  )
+
+  async function eventReply(eventId: string) {
+    const counts = await readEventCounts(options.db, eventId)
+    if (counts === undefined) return undefined
+    const found = (await options.details.getMany([eventId])).get(eventId)
+    return {
+      event_id: eventId,
+      name: found?.name ?? null,
+      url: found?.url ?? null,
+      time: found?.time ?? null,
+      yes_rsvps: counts.yes,
+      attendees: counts.attendees,
+      group: found?.group ?? null,
+      venue: found?.venue ?? null,
+    }
+  }
+
+  const eventSchema = {
+    response: { 200: EventReply, 400: ErrorReply, 404: ErrorReply, 503: ErrorReply },
+  }
+
+  app.get(
+    '/api/v1/events/info',
+    {
+      schema: {
+        ...eventSchema,
+        summary: 'One event: details and counts (event_id in the query string)',
+        querystring: { type: 'object', properties: { event_id: { type: 'string' } }, required: ['event_id'] },
+      },
+      validatorCompiler: documentOnly,
+    },
+    async (request, reply) => {
+      const query = request.query as RawQuery
+      const unknown = Object.keys(query).find((name) => name !== 'event_id')
+      if (unknown !== undefined) {
+        const shown = unknown.slice(0, 40)
+        return invalidParameter(reply, {
+          parameter: shown,
+          message: `unknown parameter "${shown}"; known parameters: event_id`,
+        })
+      }
+      const eventId = query.event_id
+      if (typeof eventId !== 'string') {
+        return invalidParameter(reply, {
+          parameter: 'event_id',
+          message: eventId === undefined ? 'event_id is required' : 'event_id must be given once',
+        })
+      }
+      return (await answerEvent(eventId, reply)) ?? reply
+    },
+  )
+
+  app.get<{ Params: { event_id: string } }>(
+    '/api/v1/events/:event_id',
+    {
+      schema: {
+        ...eventSchema,
+        summary: 'One event: details and counts',
+        params: { type: 'object', properties: { event_id: { type: 'string' } }, required: ['event_id'] },
+      },
+      validatorCompiler: documentOnly,
+    },
+    async (request, reply) => (await answerEvent(request.params.event_id, reply)) ?? reply,
+  )
+
+  async function answerEvent(eventId: string, reply: Parameters<typeof notFound>[0]) {
+    if (eventId === '' || eventId.length > MAX_EVENT_ID_LENGTH) {
+      invalidParameter(reply, {
+        parameter: 'event_id',
+        message: `event_id must be a text of 1 to ${MAX_EVENT_ID_LENGTH} characters`,
+      })
+      return undefined
+    }
+    const event = await eventReply(eventId)
+    if (event === undefined) {
+      notFound(reply, `no event with event_id "${eventId.length > 80 ? `${eventId.slice(0, 80)}…` : eventId}"`)
+      return undefined
+    }
+    return event
+  }
+}
+
+function scopeOf(query: TopkQuery): TopkScope {
+  if (query.day !== undefined) return { kind: 'day', day: query.day }
+  if (query.window !== undefined) return { kind: 'window', from: query.window.from, to: query.window.to }
+  return { kind: 'all-time' }
+}
+
+function filtersOf(query: TopkQuery, now: number): TopkFilters {
+  return {
+    ...(query.country !== undefined && { country: query.country }),
+    ...(query.city !== undefined && { city: query.city }),
+    ...(query.topic !== undefined && { topic: query.topic }),
+    ...(query.upcoming && { startingAfter: now }),
+  }
+}

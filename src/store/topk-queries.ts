@@ -1,0 +1,146 @@
+/**
+ * Top k from the maintained counts (contract rules 3 and 4); never a scan of the RSVPs.
+ * - all-time: the first k entries of `events_topk` (yes_rsvps DESC, event_id);
+ * - a date: the first k entries of `event_day_counts_topk` for that day;
+ * - a window: whole days and whole hours summed from the per-day and per-hour counts, and the
+ *   RSVPs of at most two partial hours at the edges (see domain/window.ts).
+ * Filters join the event's group (country, city, topic) or look at the event's time (upcoming).
+ * Every value travels as a parameter; only fixed SQL fragments are put together here.
+ */
+import { planWindow } from '../domain/window.ts'
+import type { Queryable } from './postgres.ts'
+
+export interface TopkFilters {
+  /** lower case two-letter code */
+  readonly country?: string
+  /** compared case-insensitively */
+  readonly city?: string
+  /** a group topic's urlkey */
+  readonly topic?: string
+  /** only events whose time is after this instant (epoch ms) */
+  readonly startingAfter?: number
+}
+
+export type TopkScope =
+  | { readonly kind: 'all-time' }
+  | { readonly kind: 'day'; readonly day: number }
+  | { readonly kind: 'window'; readonly from: number; readonly to: number }
+
+export interface RankedEvent {
+  readonly eventId: string
+  readonly yes: number
+  readonly attendees: number
+}
+
+interface Fragments {
+  joins: string[]
+  conditions: string[]
+  params: unknown[]
+}
+
+/** Adds the filters' joins and conditions; `eventIdColumn` is where the ranked rows' event_id comes from. */
+function addFilters(fragments: Fragments, filters: TopkFilters, eventIdColumn: string, eventsJoined: boolean): void {
+  const param = (value: unknown) => {
+    fragments.params.push(value)
+    return `$${fragments.params.length}`
+  }
+  const needsGroup = filters.country !== undefined || filters.city !== undefined || filters.topic !== undefined
+  if ((needsGroup || filters.startingAfter !== undefined) && !eventsJoined) {
+    fragments.joins.push(`JOIN events e ON e.event_id = ${eventIdColumn}`)
+  }
+  if (needsGroup) fragments.joins.push('JOIN groups g ON g.group_id = e.group_id')
+  if (filters.country !== undefined) fragments.conditions.push(`lower(g.country) = ${param(filters.country)}`)
+  if (filters.city !== undefined) fragments.conditions.push(`lower(g.city) = lower(${param(filters.city)})`)
+  if (filters.topic !== undefined) {
+    fragments.conditions.push(`g.topics @> ${param(JSON.stringify([{ urlkey: filters.topic }]))}::jsonb`)
+  }
+  if (filters.startingAfter !== undefined) fragments.conditions.push(`e.time_ms > ${param(filters.startingAfter)}`)
+}
+
+function rankedSql(select: string, fragments: Fragments, orderBy: string): string {
+  return `${select}
+${fragments.joins.join('\n')}
+WHERE ${fragments.conditions.join(' AND ')}
+ORDER BY ${orderBy}
+LIMIT $1`
+}
+
+/** The SQL and parameters of one top-k query; exported so the plan can be checked with EXPLAIN. */
+export function topkStatement(
+  k: number,
+  scope: TopkScope,
+  filters: TopkFilters = {},
+): { text: string; values: unknown[] } {
+  const fragments: Fragments = { joins: [], conditions: [], params: [k] }
+  if (scope.kind === 'all-time') {
+    fragments.conditions.push('e.yes_rsvps > 0')
+    addFilters(fragments, filters, 'e.event_id', true)
+    return {
+      text: rankedSql(
+        'SELECT e.event_id, e.yes_rsvps, e.attendees FROM events e',
+        fragments,
+        'e.yes_rsvps DESC, e.event_id',
+      ),
+      values: fragments.params,
+    }
+  }
+  if (scope.kind === 'day') {
+    fragments.params.push(scope.day)
+    fragments.conditions.push("c.day = DATE '1970-01-01' + $2::int", 'c.yes_rsvps > 0')
+    addFilters(fragments, filters, 'c.event_id', false)
+    return {
+      text: rankedSql(
+        'SELECT c.event_id, c.yes_rsvps, c.attendees FROM event_day_counts c',
+        fragments,
+        'c.yes_rsvps DESC, c.event_id',
+      ),
+      values: fragments.params,
+    }
+  }
+  const plan = planWindow(scope.from, scope.to)
+  fragments.params.push(
+    plan.days.from,
+    plan.days.to,
+    plan.hours.map((range) => range.from),
+    plan.hours.map((range) => range.to),
+    plan.edges.map((range) => range.from),
+    plan.edges.map((range) => range.to),
+  )
+  fragments.conditions.push('w.yes_rsvps > 0')
+  addFilters(fragments, filters, 'w.event_id', false)
+  const windowCounts = `WITH counted AS (
+  SELECT event_id, yes_rsvps, attendees FROM event_day_counts
+  WHERE day >= DATE '1970-01-01' + $2::int AND day < DATE '1970-01-01' + $3::int
+  UNION ALL
+  SELECT h.event_id, h.yes_rsvps, h.attendees FROM event_hour_counts h
+  JOIN unnest($4::bigint[], $5::bigint[]) AS r(lo, hi) ON h.hour_start >= r.lo AND h.hour_start < r.hi
+  UNION ALL
+  SELECT x.event_id, 1, 1 + x.guests FROM rsvps x
+  JOIN unnest($6::bigint[], $7::bigint[]) AS r(lo, hi) ON x.mtime >= r.lo AND x.mtime < r.hi
+  WHERE x.response = 'yes'
+),
+w AS (
+  SELECT event_id, sum(yes_rsvps)::int AS yes_rsvps, sum(attendees)::int AS attendees
+  FROM counted GROUP BY event_id
+)
+SELECT w.event_id, w.yes_rsvps, w.attendees FROM w`
+  return {
+    text: rankedSql(windowCounts, fragments, 'w.yes_rsvps DESC, w.event_id COLLATE "C"'),
+    values: fragments.params,
+  }
+}
+
+/** The first k events of a scope, ranked by the contract: yes count descending, then event_id in byte order. */
+export async function readTopk(
+  db: Queryable,
+  k: number,
+  scope: TopkScope,
+  filters: TopkFilters = {},
+): Promise<RankedEvent[]> {
+  const statement = topkStatement(k, scope, filters)
+  const result = await db.query<{ event_id: string; yes_rsvps: number; attendees: number }>(
+    statement.text,
+    statement.values,
+  )
+  return result.rows.map((row) => ({ eventId: row.event_id, yes: row.yes_rsvps, attendees: row.attendees }))
+}
