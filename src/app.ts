@@ -75,7 +75,13 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
           db: apiDb ?? db,
           ...(apiDb &&
             apiMetrics && {
-              events: { db: apiDb, details, maxK: config.http.maxK, metrics: apiMetrics },
+              events: {
+                db: apiDb,
+                details,
+                maxK: config.http.maxK,
+                answerReuseMs: config.http.topkCacheMs,
+                metrics: apiMetrics,
+              },
             }),
         })
         const address = await server.listen({ host: config.http.host, port: options.httpPort })

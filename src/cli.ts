@@ -16,6 +16,7 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   HTTP_HOST          address the HTTP API listens on    (default 127.0.0.1)
   HTTP_PORT          port of the HTTP API               (default 8088)
   TOPK_MAX_K         the largest k a request may ask    (default 1000)
+  TOPK_CACHE_MS      reuse a top-k answer this long     (default 200; 0 = never)
   REDIS_TTL_SECONDS  how long event details stay cached (default 300)
   METRICS_PORT       /metrics and /healthz of 'ingest'  (default 9464; 0 picks a free port)
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_WAIT_MS   batch size limits (default 20000 messages, 50 ms)

@@ -45,6 +45,8 @@ export interface Config {
     readonly host: string
     readonly port: number
     readonly maxK: number
+    /** how long a top-k answer is reused for the same query; 0 computes every request */
+    readonly topkCacheMs: number
   }
   readonly ingest: {
     readonly batchMaxMessages: number
@@ -226,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
       host: env.HTTP_HOST || '127.0.0.1',
       port: integer(env, 'HTTP_PORT', 8088, 0, 65_535, problems),
       maxK: integer(env, 'TOPK_MAX_K', 1000, 1, 100_000, problems),
+      topkCacheMs: integer(env, 'TOPK_CACHE_MS', 200, 0, 60_000, problems),
     },
     ingest: {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),

@@ -10,6 +10,7 @@ import { readEventCounts } from '../store/event-details.ts'
 import type { Queryable } from '../store/postgres.ts'
 import { readTopk, type TopkFilters, type TopkScope } from '../store/topk-queries.ts'
 import { invalidParameter, notFound } from './replies.ts'
+import { createResponseCache } from './response-cache.ts'
 import { ErrorReply, EventReply, TopkQuerySchema, TopkReply } from './schemas.ts'
 import { parseTopkQuery, type RawQuery, type TopkQuery } from './topk-query.ts'
 
@@ -17,6 +18,8 @@ export interface EventsRoutesOptions {
   readonly db: Queryable
   readonly details: EventDetailsSource
   readonly maxK: number
+  /** how long a top-k answer is reused for the same query (see response-cache.ts); 0 = never */
+  readonly answerReuseMs: number
   /** the clock `upcoming` compares with; tests pin it */
   readonly now?: () => number
 }
@@ -27,6 +30,32 @@ const documentOnly = () => () => true
 
 export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app: FastifyInstance, options) => {
   const now = options.now ?? Date.now
+  const answers = createResponseCache<string>({ ttlMs: options.answerReuseMs, maxEntries: 10_000 })
+
+  async function topkAnswer(query: TopkQuery): Promise<string> {
+    const ranked = await readTopk(options.db, query.k, scopeOf(query), filtersOf(query, now()))
+    const details = await options.details.getMany(ranked.map((event) => event.eventId))
+    return JSON.stringify({
+      k: query.k,
+      events: ranked.map((event, index) => {
+        const found = details.get(event.eventId)
+        const group = found?.group
+        return {
+          rank: index + 1,
+          event_id: event.eventId,
+          yes_rsvps: event.yes,
+          attendees: event.attendees,
+          name: found?.name ?? null,
+          url: found?.url ?? null,
+          time: found?.time ?? null,
+          group: group
+            ? { id: group.id, name: group.name, urlname: group.urlname, city: group.city, country: group.country }
+            : null,
+          venue: found?.venue ?? null,
+        }
+      }),
+    })
+  }
 
   app.get(
     '/api/v1/events/topk',
@@ -43,29 +72,9 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
     async (request, reply) => {
       const parsed = parseTopkQuery(request.query as RawQuery, options.maxK)
       if (!parsed.ok) return invalidParameter(reply, parsed.error)
-      const query = parsed.query
-      const ranked = await readTopk(options.db, query.k, scopeOf(query), filtersOf(query, now()))
-      const details = await options.details.getMany(ranked.map((event) => event.eventId))
-      return {
-        k: query.k,
-        events: ranked.map((event, index) => {
-          const found = details.get(event.eventId)
-          const group = found?.group
-          return {
-            rank: index + 1,
-            event_id: event.eventId,
-            yes_rsvps: event.yes,
-            attendees: event.attendees,
-            name: found?.name ?? null,
-            url: found?.url ?? null,
-            time: found?.time ?? null,
-            group: group
-              ? { id: group.id, name: group.name, urlname: group.urlname, city: group.city, country: group.country }
-              : null,
-            venue: found?.venue ?? null,
-          }
-        }),
-      }
+      // Serialised once per reuse period, then sent as is: the schema above documents its shape.
+      const answer = await answers.get(JSON.stringify(parsed.query), () => topkAnswer(parsed.query))
+      return reply.type('application/json; charset=utf-8').send(answer)
     },
   )
 
