@@ -18,7 +18,10 @@ usage() {
   cat <<EOF
 Usage: ./dev.sh COMMAND
 
-  demo      the main job: bring the stack up and run the service on a generated RSVP stream
+  demo [--once]
+            the main job: bring the stack up, run the service on a generated RSVP stream and
+            print the live top 10 until Ctrl-C; --once exits 0 when the top 10 matches the stream.
+            Stops what it started. (./dev.sh demo --help for its options)
   test      install what is missing, bring the stack up if needed, type-check, lint and run every
             test (unit and integration); leaves the stack as it found it
   up [COMPONENT…]
@@ -155,7 +158,7 @@ cmd_test() {
 
 restore_stack() {
   local status=$?
-  say "stopping what this test run started"
+  say "stopping the parts of the stack this run started"
   [ "$1" = 1 ] && kafka_down
   [ "$3" = 1 ] && redis_down
   [ "$2" = 1 ] && postgres_down
@@ -163,9 +166,19 @@ restore_stack() {
 }
 
 cmd_demo() {
-  cmd_up
-  say "the stack is up. The ingest, query API and producer that the demo runs are not built yet;"
-  say "stop the stack with ./dev.sh down"
+  ensure_deps
+  # Start what is down, and stop on exit only what this demo started.
+  local start_kafka=0 start_postgres=0 start_redis=0
+  kafka_is_up || start_kafka=1
+  postgres_is_up || start_postgres=1
+  redis_is_up || start_redis=1
+  if [ $((start_kafka + start_postgres + start_redis)) -gt 0 ]; then
+    trap 'restore_stack '"$start_kafka $start_postgres $start_redis" EXIT
+    cmd_up
+  fi
+  eval "$(print_env)"
+  cd "$ROOT_DIR"
+  node scripts/demo.ts "$@"
 }
 
 main() {
