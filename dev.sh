@@ -22,6 +22,9 @@ Usage: ./dev.sh COMMAND
             the main job: bring the stack up, run the service on a generated RSVP stream and
             print the live top 10 until Ctrl-C; --once exits 0 when the top 10 matches the stream.
             Stops what it started. (./dev.sh demo --help for its options)
+  bench [--quick]
+            the benchmark suite: ingest, raw Kafka and COPY limits, freshness, top-k latency;
+            prints a table and writes bench/results/latest.json (see BENCHMARKS.md)
   test      install what is missing, bring the stack up if needed, type-check, lint and run every
             test (unit and integration); leaves the stack as it found it
   up [COMPONENT…]
@@ -134,15 +137,7 @@ cmd_test() {
   local started failures=0
   started="$(now)"
   ensure_deps
-  # Start what is down, and stop on exit only what this run started.
-  local start_kafka=0 start_postgres=0 start_redis=0
-  kafka_is_up || start_kafka=1
-  postgres_is_up || start_postgres=1
-  redis_is_up || start_redis=1
-  if [ $((start_kafka + start_postgres + start_redis)) -gt 0 ]; then
-    trap 'restore_stack '"$start_kafka $start_postgres $start_redis" EXIT
-    cmd_up
-  fi
+  up_for_this_run
   eval "$(print_env)"
   cd "$ROOT_DIR"
   say "== type-check (tsc)"
@@ -156,6 +151,18 @@ cmd_test() {
   [ "$failures" -eq 0 ]
 }
 
+# Starts the parts of the stack that are down, and on exit stops only those.
+up_for_this_run() {
+  local start_kafka=0 start_postgres=0 start_redis=0
+  kafka_is_up || start_kafka=1
+  postgres_is_up || start_postgres=1
+  redis_is_up || start_redis=1
+  if [ $((start_kafka + start_postgres + start_redis)) -gt 0 ]; then
+    trap 'restore_stack '"$start_kafka $start_postgres $start_redis" EXIT
+    cmd_up
+  fi
+}
+
 restore_stack() {
   local status=$?
   say "stopping the parts of the stack this run started"
@@ -167,18 +174,18 @@ restore_stack() {
 
 cmd_demo() {
   ensure_deps
-  # Start what is down, and stop on exit only what this demo started.
-  local start_kafka=0 start_postgres=0 start_redis=0
-  kafka_is_up || start_kafka=1
-  postgres_is_up || start_postgres=1
-  redis_is_up || start_redis=1
-  if [ $((start_kafka + start_postgres + start_redis)) -gt 0 ]; then
-    trap 'restore_stack '"$start_kafka $start_postgres $start_redis" EXIT
-    cmd_up
-  fi
+  up_for_this_run
   eval "$(print_env)"
   cd "$ROOT_DIR"
   node scripts/demo.ts "$@"
+}
+
+cmd_bench() {
+  ensure_deps
+  up_for_this_run
+  eval "$(print_env)"
+  cd "$ROOT_DIR"
+  node bench/suite.ts "$@"
 }
 
 main() {
@@ -192,6 +199,7 @@ main() {
     env) cmd_env "$@" ;;
     test) cmd_test "$@" ;;
     demo) cmd_demo "$@" ;;
+    bench) cmd_bench "$@" ;;
     help | -h | --help) usage ;;
     *) usage >&2; die "unknown command '$command'" ;;
   esac

@@ -11,16 +11,14 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
-import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
-import { generateStream } from '../src/producer/generator.ts'
 import { createPostgres } from '../src/store/postgres.ts'
+import { createFreshDatabase, fillTopic, machine, peakRssMb } from './support.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -40,39 +38,14 @@ const logger = createLogger('silent')
 const run = `bench_${Date.now().toString(36)}`
 
 // A fresh database and topic, so earlier runs do not make this one faster or slower.
-const admin = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger })
-await admin.query(`CREATE DATABASE ${run}`)
-const dbUrl = new URL(config.postgres.url)
-dbUrl.pathname = `/${run}`
-await ensureTopics(config.kafka, [
-  { name: run, partitions: 6 },
-  { name: `${run}.dlq`, partitions: 6 },
-])
-
+const database = await createFreshDatabase(config, run)
 console.log(`producing ${total.toLocaleString()} generated RSVP messages to topic ${run} …`)
-const producer = createRawProducer(config.kafka)
-const produceStarted = performance.now()
-let chunk = []
-let sent = 0
-for (const message of generateStream({ count: total, seed: Number(args.seed), events: Number(args.events) })) {
-  chunk.push({
-    topic: run,
-    key: message.key === undefined ? undefined : Buffer.from(message.key),
-    value: Buffer.from(message.value),
-  })
-  if (chunk.length === 20_000) {
-    await producer.send(chunk)
-    sent += chunk.length
-    chunk = []
-    if (sent % 200_000 === 0) console.log(`  produced ${sent.toLocaleString()}`)
-  }
-}
-await producer.send(chunk)
-await producer.close()
-const produceSeconds = (performance.now() - produceStarted) / 1000
-console.log(
-  `produced in ${produceSeconds.toFixed(1)} s (${Math.round(total / produceSeconds).toLocaleString()} msgs/s)`,
-)
+const producedPerSecond = await fillTopic(config, run, {
+  count: total,
+  seed: Number(args.seed),
+  events: Number(args.events),
+})
+console.log(`produced at ${producedPerSecond.toLocaleString()} msgs/s`)
 
 const child: ChildProcess = spawn(
   process.execPath,
@@ -82,7 +55,7 @@ const child: ChildProcess = spawn(
       ...process.env,
       KAFKA_TOPIC: run,
       KAFKA_GROUP_ID: run,
-      DATABASE_URL: dbUrl.toString(),
+      DATABASE_URL: database.url,
       METRICS_PORT: '0',
       LOG_LEVEL: 'info',
     },
@@ -110,7 +83,7 @@ async function consumed(): Promise<number> {
 }
 
 let done = 0
-let peakRssMb = 0
+let peakRss = 0
 let lastReport = performance.now()
 while (done < total) {
   await sleep(200)
@@ -120,29 +93,27 @@ while (done < total) {
     console.log(`  ingested ${done.toLocaleString()} / ${total.toLocaleString()}`)
   }
   if (child.exitCode !== null) throw new Error(`ingest exited early with code ${child.exitCode}`)
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
-  peakRssMb = Math.max(peakRssMb, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024)
+  peakRss = Math.max(peakRss, peakRssMb(child.pid))
 }
 const finishedAt = performance.now()
 const ingestSeconds = (finishedAt - (joinedAt ?? spawnedAt)) / 1000
 child.kill('SIGTERM')
 await once(child, 'exit')
 
-const db = createPostgres({ url: dbUrl.toString(), poolSize: 1 }, { logger })
+const db = createPostgres({ url: database.url, poolSize: 1 }, { logger })
 const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
 await db.close()
-await admin.query(`DROP DATABASE IF EXISTS ${run}`)
-await admin.close()
+await database.drop()
 
 const result = {
   messages: total,
   ingest_seconds: Number(ingestSeconds.toFixed(2)),
   ingest_rsvps_per_s: Math.round(total / ingestSeconds),
   ingest_with_startup_seconds: Number(((finishedAt - spawnedAt) / 1000).toFixed(2)),
-  produce_msgs_per_s: Math.round(total / produceSeconds),
+  produce_msgs_per_s: producedPerSecond,
   distinct_rsvps_stored: stored.rows[0]?.n,
-  service_peak_rss_mb: Math.round(peakRssMb),
-  machine: { cores: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version },
+  service_peak_rss_mb: peakRss,
+  machine: { ...machine(), node: process.version },
 }
 console.log(
   `\ningest: ${result.ingest_rsvps_per_s.toLocaleString()} RSVPs/s (${total.toLocaleString()} messages in ${result.ingest_seconds} s; peak RSS ${result.service_peak_rss_mb} MB)`,

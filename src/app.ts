@@ -43,6 +43,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
     ring,
     readFromDatabase: (eventIds) => readEventDetails(apiDb ?? db, eventIds),
     ttlSeconds: config.redis.ttlSeconds,
+    namespace: config.postgres.dataSet,
     lookups: apiMetrics?.detailsLookups,
   })
   let deadLetters: RawProducer | undefined

@@ -35,6 +35,8 @@ export interface Config {
     readonly url: string
     /** the URL without its password, for logs */
     readonly safeUrl: string
+    /** host:port/database, no credentials: names the data set (cache keys use it) */
+    readonly dataSet: string
     readonly poolSize: number
   }
   readonly redis: {
@@ -129,14 +131,17 @@ function parseBrokers(raw: string | undefined, problems: Problems): string[] {
   return brokers
 }
 
-function parseDatabaseUrl(raw: string | undefined, problems: Problems): { url: string; safeUrl: string } {
-  if (raw === undefined) return { url: '', safeUrl: '' }
+function parseDatabaseUrl(
+  raw: string | undefined,
+  problems: Problems,
+): { url: string; safeUrl: string; dataSet: string } {
+  if (raw === undefined) return { url: '', safeUrl: '', dataSet: '' }
   let parsed: URL
   try {
     parsed = new URL(raw)
   } catch {
     problems.add('DATABASE_URL is not a URL (expected postgres://user:password@host:port/database)')
-    return { url: raw, safeUrl: '' }
+    return { url: raw, safeUrl: '', dataSet: '' }
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     problems.add(`DATABASE_URL must start with postgres:// or postgresql://, not ${parsed.protocol}//`)
@@ -146,7 +151,7 @@ function parseDatabaseUrl(raw: string | undefined, problems: Problems): { url: s
   for (const key of [...parsed.searchParams.keys()]) {
     if (/pass|secret|key|token/i.test(key)) parsed.searchParams.set(key, '***')
   }
-  return { url: raw, safeUrl: parsed.toString() }
+  return { url: raw, safeUrl: parsed.toString(), dataSet: `${parsed.host}${parsed.pathname}` }
 }
 
 function parseRedisRing(raw: string | undefined, problems: Problems): RedisNodeConfig[] {
@@ -218,6 +223,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     postgres: {
       safeUrl: database.safeUrl,
+      dataSet: database.dataSet,
       poolSize: integer(env, 'PG_POOL_SIZE', 10, 1, 1000, problems),
     },
     redis: {

@@ -24,16 +24,17 @@ export interface EventDetailsCacheDeps {
   /** reads what the ring did not have, from the source of truth */
   readonly readFromDatabase: (eventIds: readonly string[]) => Promise<Map<string, EventDetailsView>>
   readonly ttlSeconds: number
+  /**
+   * Keeps apart the entries of services that share a ring but not a database (the database's
+   * name is a good one): the same event_id in two databases may have other details.
+   */
+  readonly namespace: string
   readonly lookups?: Counter<'result'>
 }
 
-const KEY_PREFIX = 'rsvp-topk:event:v1:'
-
-export function eventKey(eventId: string): string {
-  return KEY_PREFIX + eventId
-}
-
 export function createEventDetailsCache(deps: EventDetailsCacheDeps): EventDetailsSource {
+  const prefix = `rsvp-topk:${deps.namespace}:event:v1:`
+  const eventKey = (eventId: string) => prefix + eventId
   return {
     async getMany(eventIds) {
       const details = new Map<string, EventDetailsView>()

@@ -1,0 +1,177 @@
+/**
+ * Freshness: how long from producing an RSVP until the top-k API shows it, while the service
+ * ingests a steady stream (default 10,000 RSVPs/s). Every 250 ms a probe RSVP goes out for a new
+ * event whose group has a topic of its own; the probe is visible when
+ * `GET /api/v1/events/topk?k=1&topic=<that topic>` returns it. Polled every 10 ms, so a figure is
+ * at most 10 ms late, and it includes the API's answer reuse (TOPK_CACHE_MS) as a user sees it.
+ *
+ *   eval "$(./dev.sh env)" && node bench/freshness.ts [--rate 10000] [--seconds 30]
+ *
+ * Writes bench/results/freshness.json: freshness_p50_ms, freshness_p99_ms.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { loadConfig } from '../src/config.ts'
+import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
+import { generateStream } from '../src/producer/generator.ts'
+import { createFreshDatabase, machine, peakRssMb } from './support.ts'
+
+export interface FreshnessResult {
+  readonly freshness_p50_ms: number
+  readonly freshness_p99_ms: number
+  readonly freshness_probes: number
+  readonly freshness_rate_per_s: number
+  readonly serve_peak_rss_mb: number
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  return typeof address === 'object' && address ? address.port : 0
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
+}
+
+export async function runFreshnessBench(options: { rate: number; seconds: number }): Promise<FreshnessResult> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' })
+  const run = `fresh_${Date.now().toString(36)}`
+  const database = await createFreshDatabase(config, run)
+  await ensureTopics(config.kafka, [
+    { name: run, partitions: 6 },
+    { name: `${run}.dlq`, partitions: 6 },
+  ])
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const service = spawn(process.execPath, [fileURLToPath(new URL('../bin/rsvp-topk.js', import.meta.url)), 'serve'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      KAFKA_TOPIC: run,
+      KAFKA_GROUP_ID: run,
+      HTTP_PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  const producer = createRawProducer(config.kafka)
+  try {
+    for (let ready = false; !ready; await sleep(200)) {
+      if (service.exitCode !== null) throw new Error('rsvp-topk serve exited')
+      ready = await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    }
+    console.log(
+      `freshness: ${options.rate.toLocaleString('en')} RSVPs/s for ${options.seconds} s, a probe every 250 ms …`,
+    )
+    const stream = generateStream({
+      count: options.rate * options.seconds,
+      seed: 11,
+      startMtime: Date.now() - 86_400_000,
+    })
+    const tickMs = 50
+    const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000))
+    const started = performance.now()
+    const latencies: number[] = []
+    const probes: Promise<void>[] = []
+    let ticks = 0
+    let sent = 0
+    for (;;) {
+      const batch = []
+      // next(), not for-of: leaving a for-of early would close the generator.
+      for (let item = stream.next(); !item.done; item = stream.next()) {
+        const message = item.value
+        batch.push({
+          topic: run,
+          key: message.key === undefined ? undefined : Buffer.from(message.key),
+          value: Buffer.from(message.value),
+        })
+        if (batch.length === perTick) break
+      }
+      if (batch.length === 0) break
+      // Steady pacing: each tick's messages go out at its own slot, not in bursts.
+      void producer.send(batch)
+      sent += batch.length
+      if (ticks % (250 / tickMs) === 0) probes.push(probe(ticks))
+      ticks++
+      const next = started + ticks * tickMs
+      await sleep(Math.max(0, next - performance.now()))
+    }
+    await Promise.all(probes)
+
+    async function probe(n: number): Promise<void> {
+      const topic = `${run}-probe-${n}`
+      const message = {
+        rsvp_id: 8_000_000_000 + n,
+        mtime: Date.now(),
+        response: 'yes',
+        guests: 0,
+        event: { event_id: topic, event_name: `probe ${n}`, event_url: 'https://example.test/probe' },
+        group: {
+          group_id: 9_000_000 + n,
+          group_name: 'probes',
+          group_urlname: 'probes',
+          group_city: 'Probe',
+          group_country: 'us',
+          group_lat: 1,
+          group_lon: 1,
+          group_topics: [{ urlkey: topic, topic_name: topic }],
+        },
+      }
+      const sentAt = performance.now()
+      await producer.send([
+        { topic: run, key: Buffer.from(String(message.rsvp_id)), value: Buffer.from(JSON.stringify(message)) },
+      ])
+      for (;;) {
+        const reply = (await (await fetch(`${base}/api/v1/events/topk?k=1&topic=${topic}`)).json()) as {
+          events: unknown[]
+        }
+        if (reply.events.length === 1) break
+        if (performance.now() - sentAt > 30_000) throw new Error(`probe ${n} not visible after 30 s`)
+        await sleep(10)
+      }
+      latencies.push(performance.now() - sentAt)
+    }
+
+    latencies.sort((a, b) => a - b)
+    const seconds = (performance.now() - started) / 1000
+    const result = {
+      freshness_p50_ms: Math.round(percentile(latencies, 50)),
+      freshness_p99_ms: Math.round(percentile(latencies, 99)),
+      freshness_probes: latencies.length,
+      freshness_rate_per_s: Math.round(sent / seconds),
+      serve_peak_rss_mb: peakRssMb(service.pid),
+    }
+    console.log(
+      `freshness: p50 ${result.freshness_p50_ms} ms, p99 ${result.freshness_p99_ms} ms over ${result.freshness_probes} probes at ${result.freshness_rate_per_s.toLocaleString('en')} RSVPs/s (serve peak RSS ${result.serve_peak_rss_mb} MB)`,
+    )
+    return result
+  } finally {
+    await producer.close()
+    if (service.exitCode === null) {
+      service.kill('SIGTERM')
+      await once(service, 'exit')
+    }
+    await database.drop()
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: { rate: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '30' } },
+  })
+  const result = await runFreshnessBench({ rate: Number(values.rate), seconds: Number(values.seconds) })
+  const file = fileURLToPath(new URL('./results/freshness.json', import.meta.url))
+  writeFileSync(file, `${JSON.stringify({ ...result, machine: machine() }, null, 2)}\n`)
+  console.log('written: bench/results/freshness.json')
+}

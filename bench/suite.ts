@@ -1,0 +1,138 @@
+/**
+ * The whole benchmark suite, what `./dev.sh bench` runs: each benchmark in its own process, one
+ * after the other (they share two cores), then a table and bench/results/latest.json.
+ *
+ *   eval "$(./dev.sh env)" && node bench/suite.ts [--quick]
+ *
+ * --quick runs smaller versions (about a minute or two) to check that everything works; its
+ * figures are not the ones the targets are about.
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { connectRedis } from '../src/cache/redis-node.ts'
+import { loadConfig } from '../src/config.ts'
+import { createPostgres } from '../src/store/postgres.ts'
+import { machine, silent } from './support.ts'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const RESULTS = join(ROOT, 'bench/results')
+
+const { values: flags } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+})
+if (flags.help) {
+  console.log(
+    'Usage: ./dev.sh bench [--quick]\n  runs every benchmark and writes bench/results/latest.json (see BENCHMARKS.md)',
+  )
+  process.exit(0)
+}
+const quick = flags.quick
+
+type Figures = Record<string, unknown>
+
+function run(title: string, script: string, args: string[], resultFile: string): Figures {
+  console.log(`\n=== ${title}: node ${script} ${args.join(' ')}`)
+  const started = performance.now()
+  const child = spawnSync(process.execPath, [join(ROOT, script), ...args], { stdio: 'inherit', env: process.env })
+  if (child.status !== 0) throw new Error(`${script} failed (exit ${child.status ?? child.signal})`)
+  console.log(`=== ${title}: done in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  return JSON.parse(readFileSync(join(RESULTS, resultFile), 'utf8')) as Figures
+}
+
+const messages = quick ? '100000' : '1000000'
+const ingest = run('ingest', 'bench/ingest-throughput.ts', ['--messages', messages], 'ingest.json')
+const raw = run('raw limits', 'bench/raw-throughput.ts', ['--messages', messages], 'raw.json')
+const freshness = run('freshness', 'bench/freshness.ts', ['--seconds', quick ? '8' : '30'], 'freshness.json')
+const topk = run('top k', 'bench/topk-latency.ts', quick ? ['--quick'] : [], quick ? 'topk-quick.json' : 'topk.json')
+
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' })
+const db = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silent })
+const postgres = (await db.query<{ v: string }>('SHOW server_version')).rows[0]?.v
+await db.close()
+const firstNode = config.redis.ring[0]
+let redis: string | undefined
+if (firstNode) {
+  const connection = await connectRedis(firstNode)
+  redis = /redis_version:(\S+)/.exec(await connection.info('server'))?.[1]
+  connection.disconnect()
+}
+const kafka = /^KAFKA_VERSION="([\d.]+)"/m.exec(readFileSync(join(ROOT, 'stack/common.sh'), 'utf8'))?.[1]
+
+const number = (figures: Figures, key: string) =>
+  typeof figures[key] === 'number' ? (figures[key] as number) : Number.NaN
+const rss = {
+  ingest: number(ingest, 'service_peak_rss_mb'),
+  serve_at_10k_per_s: number(freshness, 'serve_peak_rss_mb'),
+  api_under_load: number(topk, 'service_peak_rss_mb'),
+}
+const latest = {
+  quick,
+  ingest_rsvps_per_s: number(ingest, 'ingest_rsvps_per_s'),
+  raw_consume_msgs_per_s: number(raw, 'raw_consume_msgs_per_s'),
+  raw_copy_rows_per_s: number(raw, 'raw_copy_rows_per_s'),
+  freshness_p50_ms: number(freshness, 'freshness_p50_ms'),
+  freshness_p99_ms: number(freshness, 'freshness_p99_ms'),
+  topk_k10_p50_ms: number(topk, 'topk_k10_p50_ms'),
+  topk_k10_p99_ms: number(topk, 'topk_k10_p99_ms'),
+  topk_k10_rps: number(topk, 'topk_k10_rps'),
+  topk_k100_p99_ms: number(topk, 'topk_k100_p99_ms'),
+  topk_date_k10_p99_ms: number(topk, 'topk_date_k10_p99_ms'),
+  naive_topk_k10_ms: number(topk, 'naive_topk_k10_ms'),
+  service_peak_rss_mb: Math.max(...Object.values(rss).filter((v) => !Number.isNaN(v))),
+  service_peak_rss_mb_by_process: rss,
+  details: { ingest, raw, freshness, topk },
+  machine: machine(),
+  versions: { node: process.version, kafka, postgres, redis, commit: gitCommit() },
+  finished_at: new Date().toISOString(),
+}
+writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(latest, null, 2)}\n`)
+
+const rows: Array<[string, number, string, boolean | undefined]> = [
+  ['ingest_rsvps_per_s', latest.ingest_rsvps_per_s, '>= 50,000', latest.ingest_rsvps_per_s >= 50_000],
+  ['raw_consume_msgs_per_s', latest.raw_consume_msgs_per_s, '', undefined],
+  ['raw_copy_rows_per_s', latest.raw_copy_rows_per_s, '', undefined],
+  [
+    'ingest / raw COPY',
+    latest.ingest_rsvps_per_s / latest.raw_copy_rows_per_s,
+    '>= 0.5',
+    latest.ingest_rsvps_per_s >= 0.5 * latest.raw_copy_rows_per_s,
+  ],
+  ['freshness_p50_ms', latest.freshness_p50_ms, '', undefined],
+  ['freshness_p99_ms', latest.freshness_p99_ms, '<= 1,000', latest.freshness_p99_ms <= 1000],
+  ['topk_k10_p50_ms', latest.topk_k10_p50_ms, '', undefined],
+  ['topk_k10_p99_ms', latest.topk_k10_p99_ms, '<= 5', latest.topk_k10_p99_ms <= 5],
+  ['topk_k10_rps', latest.topk_k10_rps, '>= 10,000', latest.topk_k10_rps >= 10_000],
+  ['topk_k100_p99_ms', latest.topk_k100_p99_ms, '', undefined],
+  ['topk_date_k10_p99_ms', latest.topk_date_k10_p99_ms, '', undefined],
+  ['naive_topk_k10_ms', latest.naive_topk_k10_ms, '', undefined],
+  [
+    'naive / top-k k=10 p50',
+    latest.naive_topk_k10_ms / latest.topk_k10_p50_ms,
+    '>= 100',
+    latest.naive_topk_k10_ms >= 100 * latest.topk_k10_p50_ms,
+  ],
+  ['service_peak_rss_mb', latest.service_peak_rss_mb, '<= 300', latest.service_peak_rss_mb <= 300],
+]
+console.log(`\nrsvp-topk benchmarks${quick ? ' (--quick: smaller runs, not the targets’ sizes)' : ''}`)
+console.log(
+  `machine: ${latest.machine.cores} cores, ${latest.machine.memory_gb} GB (${latest.machine.cpu}); node ${process.version}, kafka ${kafka}, postgres ${postgres}, redis ${redis}`,
+)
+console.log(`${'figure'.padEnd(26)} ${'value'.padStart(14)}  ${'target'.padEnd(10)} met`)
+for (const [name, value, target, met] of rows) {
+  const shown = Number.isInteger(value) ? value.toLocaleString('en') : value.toFixed(value < 10 ? 2 : 1)
+  console.log(
+    `${name.padEnd(26)} ${shown.padStart(14)}  ${target.padEnd(10)} ${met === undefined ? '' : met ? 'yes' : 'NO'}`,
+  )
+}
+console.log('\nwritten: bench/results/latest.json')
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * What the benchmark scripts share: a fresh database and topic per run (so earlier runs make
+ * nothing faster or slower), filling a topic with a generated stream, and the machine's facts.
+ */
+import { readFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import type { Config } from '../src/config.ts'
+import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
+import { createLogger } from '../src/observability/logger.ts'
+import { type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
+import { createPostgres, type Postgres } from '../src/store/postgres.ts'
+
+export const silent = createLogger('silent')
+
+export interface FreshDatabase {
+  readonly name: string
+  readonly url: string
+  drop(): Promise<void>
+}
+
+export async function createFreshDatabase(config: Config, name: string): Promise<FreshDatabase> {
+  const admin: Postgres = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silent })
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = new URL(config.postgres.url)
+  url.pathname = `/${name}`
+  return {
+    name,
+    url: url.toString(),
+    async drop() {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await admin.query(`DROP DATABASE IF EXISTS ${name}`)
+          break
+        } catch (error) {
+          if (attempt >= 25) throw error
+          await new Promise((resolve) => setTimeout(resolve, 200))
+        }
+      }
+      await admin.close()
+    },
+  }
+}
+
+/** Creates `topic` (6 partitions, and its .dlq) and sends `options.count` generated messages; returns msgs/s. */
+export async function fillTopic(config: Config, topic: string, options: GeneratorOptions): Promise<number> {
+  await ensureTopics(config.kafka, [
+    { name: topic, partitions: 6 },
+    { name: `${topic}.dlq`, partitions: 6 },
+  ])
+  const producer = createRawProducer(config.kafka)
+  const started = performance.now()
+  let chunk: { topic: string; key: Buffer | undefined; value: Buffer }[] = []
+  let sent = 0
+  try {
+    for (const message of generateStream(options)) {
+      chunk.push({
+        topic,
+        key: message.key === undefined ? undefined : Buffer.from(message.key),
+        value: Buffer.from(message.value),
+      })
+      if (chunk.length === 20_000) {
+        await producer.send(chunk)
+        sent += chunk.length
+        chunk = []
+        if (sent % 200_000 === 0) console.log(`  produced ${sent.toLocaleString('en')}`)
+      }
+    }
+    await producer.send(chunk)
+  } finally {
+    await producer.close()
+  }
+  return Math.round(options.count / ((performance.now() - started) / 1000))
+}
+
+/** The process's peak resident set (VmHWM) in MB, or 0 when it is gone. */
+export function peakRssMb(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024)
+  } catch {
+    return 0
+  }
+}
+
+export function machine() {
+  return { cores: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30), cpu: cpus()[0]?.model ?? 'unknown' }
+}

@@ -1,0 +1,571 @@
+/**
+ * Top-k latency and throughput of the HTTP API on a large dataset, next to the naive query.
+ *
+ *   eval "$(./dev.sh env)" && node bench/topk-latency.ts [--quick] [--duration 10] [--connections 64]
+ *
+ * Loads the synthetic dataset when it is missing (bench/load-topk-data.ts: 1,000,000 events and
+ * 10,000,000 RSVPs in the database rsvp_topk_bench), starts `rsvp-topk api` on it as a child
+ * process, and drives GET /api/v1/events/topk with autocannon (64 connections): k=10 and k=100,
+ * all-time and on the busiest date. Latency percentiles come from every 2xx response's own time
+ * (autocannon's histogram only keeps whole milliseconds). The naive query, GROUP BY over the
+ * RSVPs table, is timed in the same run straight through pg. Results: bench/results/topk.json
+ * (topk-quick.json with --quick).
+ *
+ * Acceptance targets: k=10 p99 <= 5 ms at >= 10,000 requests/s, and >= 100x faster than naive.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import type { EventEmitter } from 'node:events'
+import { once } from 'node:events'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import { cpus, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { Command } from 'commander'
+import { createLogger } from '../src/observability/logger.ts'
+import { createPostgres, type Postgres } from '../src/store/postgres.ts'
+import { DATASET_START_MS, loadTopkData, positiveInteger, type TopkDataset } from './load-topk-data.ts'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const TARGET_P99_MS = 5
+const TARGET_RPS = 10_000
+const TARGET_SPEEDUP = 100
+const READY_TIMEOUT_MS = 120_000
+
+// autocannon ships no types; this is the part of its programmatic API used here.
+interface AutocannonResult {
+  readonly duration: number
+  readonly errors: number
+  readonly timeouts: number
+  readonly non2xx: number
+  readonly '2xx': number
+  readonly requests: { readonly average: number; readonly total: number }
+  readonly latency: { readonly p50: number; readonly p99: number }
+}
+interface AutocannonInstance extends EventEmitter, PromiseLike<AutocannonResult> {
+  stop(): void
+}
+type Autocannon = (options: {
+  url: string
+  connections: number
+  duration: number
+  pipelining?: number
+  timeout?: number
+}) => AutocannonInstance
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
+
+export interface TopkBenchOptions {
+  readonly events: number
+  readonly rsvps: number
+  readonly seed?: number
+  /** seconds of each measured autocannon run */
+  readonly durationSeconds: number
+  /** seconds of the unmeasured run before each measured one */
+  readonly warmupSeconds: number
+  readonly connections: number
+  /** timed runs of each naive query (the median is reported) */
+  readonly naiveRuns: number
+  /** reload the dataset even when it is there */
+  readonly forceLoad?: boolean
+  /** false: only the database-side figures (the naive and the maintained queries through pg) */
+  readonly api?: boolean
+  /** TOPK_CACHE_MS for the API (how long it reuses one top-k answer; 0 = never); unset: the service default */
+  readonly topkCacheMs?: number
+  /** where the JSON goes (default bench/results/topk.json) */
+  readonly out?: string
+  readonly log?: (line: string) => void
+}
+
+interface Scenario {
+  readonly key: 'k10' | 'k100' | 'date_k10' | 'date_k100'
+  readonly label: string
+  readonly k: number
+  readonly date?: string
+}
+
+interface Measured {
+  readonly p50: number
+  readonly p99: number
+  readonly rps: number
+  readonly requests: number
+  readonly non2xx: number
+  readonly errors: number
+  /** autocannon's own whole-millisecond percentiles, for comparison */
+  readonly autocannonP50: number
+  readonly autocannonP99: number
+}
+
+// The top-k answers as the counting contract defines them, from the maintained tables.
+const TOPK_ALL_TIME = `SELECT event_id, yes_rsvps, attendees FROM events
+  WHERE yes_rsvps > 0 ORDER BY yes_rsvps DESC, event_id LIMIT $1`
+const TOPK_DAY = `SELECT event_id, yes_rsvps, attendees FROM event_day_counts
+  WHERE day = $2::date AND yes_rsvps > 0 ORDER BY yes_rsvps DESC, event_id LIMIT $1`
+// The naive answers: aggregate the RSVPs at query time.
+const NAIVE_ALL_TIME = `SELECT event_id, count(*) AS yes, sum(1 + guests) AS attendees FROM rsvps
+  WHERE response = 'yes' GROUP BY event_id ORDER BY yes DESC, event_id LIMIT $1`
+const NAIVE_DAY = `SELECT event_id, count(*) AS yes, sum(1 + guests) AS attendees FROM rsvps
+  WHERE response = 'yes' AND mtime >= $2 AND mtime < $3 GROUP BY event_id ORDER BY yes DESC, event_id LIMIT $1`
+
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN
+}
+
+function median(values: readonly number[]): number {
+  return percentile(Float64Array.from(values).sort(), 0.5)
+}
+
+const round = (value: number, digits = 3) => Number(value.toFixed(digits))
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  await once(server, 'close')
+  if (address === null || typeof address === 'string') throw new Error('no free port')
+  return address.port
+}
+
+/** `rsvp-topk api` on the bench database, its output kept (last lines) for error messages. */
+function startApi(
+  databaseUrl: string,
+  port: number,
+  topkCacheMs: number | undefined,
+): { child: ChildProcess; tail: string[] } {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(port),
+    LOG_LEVEL: 'warn',
+  }
+  if (topkCacheMs !== undefined) env.TOPK_CACHE_MS = String(topkCacheMs)
+  const child = spawn(process.execPath, [join(ROOT, 'bin/rsvp-topk.js'), 'api'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const tail: string[] = []
+  const keep = (text: string) => {
+    for (const line of text.split('\n')) if (line.trim() !== '') tail.push(line)
+    tail.splice(0, Math.max(0, tail.length - 40))
+  }
+  child.stdout?.setEncoding('utf8').on('data', keep)
+  child.stderr?.setEncoding('utf8').on('data', keep)
+  return { child, tail }
+}
+
+async function waitReady(base: string, child: ChildProcess, tail: string[]): Promise<number> {
+  const started = performance.now()
+  while (performance.now() - started < READY_TIMEOUT_MS) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `rsvp-topk api exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${tail.join('\n')}`,
+      )
+    }
+    try {
+      const response = await fetch(`${base}/readyz`)
+      await response.arrayBuffer()
+      if (response.status === 200) return (performance.now() - started) / 1000
+    } catch {
+      // not listening yet
+    }
+    await sleep(200)
+  }
+  throw new Error(`rsvp-topk api not ready after ${READY_TIMEOUT_MS / 1000} s:\n${tail.join('\n')}`)
+}
+
+async function stopApi(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await exited
+  clearTimeout(timer)
+}
+
+function peakRssMb(pid: number | undefined): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = /VmHWM:\s+(\d+)/.exec(status)?.[1]
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024)
+  } catch {
+    return undefined
+  }
+}
+
+function scenarioPath(s: Scenario): string {
+  return `/api/v1/events/topk?k=${s.k}${s.date ? `&date=${s.date}` : ''}`
+}
+
+/** One request: does the API answer what the maintained tables say? Returns the differences found. */
+async function checkAnswer(base: string, db: Postgres, s: Scenario): Promise<string | undefined> {
+  const response = await fetch(base + scenarioPath(s))
+  const text = await response.text()
+  if (response.status !== 200) return `${s.label}: HTTP ${response.status}: ${text.slice(0, 300)}`
+  const body = JSON.parse(text) as {
+    k?: number
+    events?: Array<{ rank?: number; event_id?: string; yes_rsvps?: number; attendees?: number }>
+  }
+  const { rows } = s.date
+    ? await db.query<{ event_id: string; yes_rsvps: number; attendees: number }>(TOPK_DAY, [s.k, s.date])
+    : await db.query<{ event_id: string; yes_rsvps: number; attendees: number }>(TOPK_ALL_TIME, [s.k])
+  const got = (body.events ?? []).map((e) => `${e.rank}:${e.event_id}:${e.yes_rsvps}:${e.attendees}`)
+  const want = rows.map((r, i) => `${i + 1}:${r.event_id}:${r.yes_rsvps}:${r.attendees}`)
+  const first = want.findIndex((line, i) => got[i] !== line)
+  if (body.k !== s.k || got.length !== want.length || first !== -1) {
+    const at = first === -1 ? want.length : first
+    return `${s.label}: the API's answer differs from the database (k ${body.k}, ${got.length} events; entry ${at + 1}: got ${got[at]}, want ${want[at]})`
+  }
+  return undefined
+}
+
+async function measure(url: string, connections: number, duration: number): Promise<Measured> {
+  const run = autocannon({ url, connections, duration, pipelining: 1, timeout: 10 })
+  let times = new Float64Array(1 << 16)
+  let count = 0
+  run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    if (status < 200 || status > 299) return
+    if (count === times.length) {
+      const grown = new Float64Array(times.length * 2)
+      grown.set(times)
+      times = grown
+    }
+    times[count++] = ms
+  })
+  const result = await run
+  const sorted = times.subarray(0, count).sort()
+  return {
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    rps: result.requests.average,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    autocannonP50: result.latency.p50,
+    autocannonP99: result.latency.p99,
+  }
+}
+
+/** Median wall time of `runs` executions of one query, in ms. */
+async function timeQuery(db: Postgres, sql: string, values: unknown[], runs: number): Promise<number> {
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now()
+    await db.query(sql, values)
+    times.push(performance.now() - started)
+  }
+  return median(times)
+}
+
+type PlanKind = 'index-only first-k scan' | 'first-k index scan' | 'other'
+
+/**
+ * EXPLAIN ANALYZE of a maintained top-k query, classified: a Limit straight over a scan of the
+ * top-k index reads only the first k entries (no sort); index-only when it also skips the heap.
+ */
+async function explain(
+  db: Postgres,
+  sql: string,
+  values: unknown[],
+  index: string,
+): Promise<{ plan: string; kind: PlanKind }> {
+  const { rows } = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, values)
+  const plan = rows.map((r) => r['QUERY PLAN']).join('\n')
+  const firstK = new RegExp(`^\\s*Limit.*\\n(?:\\s*Buffers.*\\n)?\\s*->\\s+Index (Only )?Scan using ${index}\\b`).exec(
+    plan,
+  )
+  const heapFetches = /Heap Fetches: (\d+)/.exec(plan)?.[1]
+  const kind: PlanKind = !firstK
+    ? 'other'
+    : firstK[1] && heapFetches === '0'
+      ? 'index-only first-k scan'
+      : 'first-k index scan'
+  return { plan, kind }
+}
+
+function dayBounds(day: string): [number, number] {
+  const from = Date.parse(`${day}T00:00:00Z`)
+  return [from, from + 86_400_000]
+}
+
+/**
+ * Runs the whole benchmark (loading the dataset when needed) and writes its JSON. Kills the API
+ * child on the way out, also on errors and on SIGINT/SIGTERM (which then end the process).
+ */
+export async function runTopkBench(options: TopkBenchOptions): Promise<Record<string, unknown>> {
+  const log = options.log ?? ((line: string) => console.log(line))
+  const out = options.out ?? join(ROOT, 'bench/results/topk.json')
+  const dataset: TopkDataset = await loadTopkData({
+    events: options.events,
+    rsvps: options.rsvps,
+    seed: options.seed ?? 1,
+    force: options.forceLoad ?? false,
+    log,
+  })
+  const day = dataset.busiestDay
+  const logger = createLogger('warn')
+  const db = createPostgres({ url: dataset.url, poolSize: 1, applicationName: 'rsvp-topk-bench' }, { logger })
+  let api: { child: ChildProcess; tail: string[] } | undefined
+  const killNow = () => {
+    if (api && api.child.exitCode === null && api.child.signalCode === null) api.child.kill('SIGKILL')
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`\n${signal}: stopping the API and exiting`)
+    killNow()
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  process.on('exit', killNow)
+
+  const scenarios: Scenario[] = [
+    { key: 'k10', label: 'k=10 all-time', k: 10 },
+    { key: 'k100', label: 'k=100 all-time', k: 100 },
+    { key: 'date_k10', label: `k=10 on ${day}`, k: 10, date: day },
+    { key: 'date_k100', label: `k=100 on ${day}`, k: 100, date: day },
+  ]
+  const measured = new Map<Scenario['key'], Measured>()
+  const problems: string[] = []
+  let serviceRss: number | undefined
+  let readySeconds: number | undefined
+  try {
+    // The database side first: plans and timings of the maintained queries, then the naive ones.
+    log('\nplans of the maintained top-k queries (EXPLAIN ANALYZE):')
+    const plans = {
+      k10: await explain(db, TOPK_ALL_TIME, [10], 'events_topk'),
+      date_k10: await explain(db, TOPK_DAY, [10, day], 'event_day_counts_topk'),
+    }
+    for (const [key, { plan, kind }] of Object.entries(plans)) {
+      log(`  ${key}: ${kind === 'other' ? 'NOT a first-k scan of the top-k index' : kind}`)
+      log(plan.replace(/^/gm, '    '))
+      if (kind === 'other') problems.push(`${key}: the maintained query does not read the first k of its index`)
+    }
+    const sql = {
+      k10: await timeQuery(db, TOPK_ALL_TIME, [10], 200),
+      k100: await timeQuery(db, TOPK_ALL_TIME, [100], 200),
+      date_k10: await timeQuery(db, TOPK_DAY, [10, day], 200),
+      date_k100: await timeQuery(db, TOPK_DAY, [100, day], 200),
+    }
+    log(
+      `\nmaintained queries through pg (median of 200): k=10 ${sql.k10.toFixed(3)} ms, k=100 ${sql.k100.toFixed(3)} ms, ` +
+        `date k=10 ${sql.date_k10.toFixed(3)} ms, date k=100 ${sql.date_k100.toFixed(3)} ms`,
+    )
+    log(`naive GROUP BY over ${dataset.rsvps.toLocaleString()} RSVPs (median of ${options.naiveRuns}) …`)
+    const naiveK10 = await timeQuery(db, NAIVE_ALL_TIME, [10], options.naiveRuns)
+    const naiveDateK10 = await timeQuery(db, NAIVE_DAY, [10, ...dayBounds(day)], options.naiveRuns)
+    log(`  all-time k=10 ${naiveK10.toFixed(1)} ms, ${day} k=10 ${naiveDateK10.toFixed(1)} ms`)
+    const naiveAnswer = await db.query<{ event_id: string }>(NAIVE_ALL_TIME, [10])
+    const maintainedAnswer = await db.query<{ event_id: string }>(TOPK_ALL_TIME, [10])
+    if (naiveAnswer.rows.map((r) => r.event_id).join() !== maintainedAnswer.rows.map((r) => r.event_id).join()) {
+      problems.push('the naive and the maintained all-time top 10 differ')
+    }
+
+    if (options.api ?? true) {
+      const port = await freePort()
+      const base = `http://127.0.0.1:${port}`
+      log(`\nstarting rsvp-topk api on ${base} (database ${dataset.database}) …`)
+      api = startApi(dataset.url, port, options.topkCacheMs)
+      readySeconds = await waitReady(base, api.child, api.tail)
+      log(`  ready in ${readySeconds.toFixed(1)} s`)
+      for (const s of scenarios) {
+        const difference = await checkAnswer(base, db, s)
+        if (difference) problems.push(difference)
+      }
+      for (const s of scenarios) {
+        const url = base + scenarioPath(s)
+        if (options.warmupSeconds > 0) await measure(url, options.connections, options.warmupSeconds)
+        const m = await measure(url, options.connections, options.durationSeconds)
+        measured.set(s.key, m)
+        log(
+          `  ${s.label.padEnd(22)} p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${Math.round(m.rps).toLocaleString()} req/s` +
+            (m.non2xx + m.errors > 0 ? `  NON-2XX ${m.non2xx} ERRORS ${m.errors}` : ''),
+        )
+        if (m.non2xx + m.errors > 0) problems.push(`${s.label}: ${m.non2xx} non-2xx responses, ${m.errors} errors`)
+      }
+      serviceRss = peakRssMb(api.child.pid)
+    }
+
+    const k10 = measured.get('k10')
+    const k100 = measured.get('k100')
+    const dk10 = measured.get('date_k10')
+    const dk100 = measured.get('date_k100')
+    const speedup = k10 ? naiveK10 / k10.p50 : undefined
+    const dateSpeedup = dk10 ? naiveDateK10 / dk10.p50 : undefined
+    const result: Record<string, unknown> = {
+      topk_k10_p50_ms: k10 && round(k10.p50),
+      topk_k10_p99_ms: k10 && round(k10.p99),
+      topk_k10_rps: k10 && Math.round(k10.rps),
+      topk_k100_p50_ms: k100 && round(k100.p50),
+      topk_k100_p99_ms: k100 && round(k100.p99),
+      topk_k100_rps: k100 && Math.round(k100.rps),
+      topk_date_k10_p50_ms: dk10 && round(dk10.p50),
+      topk_date_k10_p99_ms: dk10 && round(dk10.p99),
+      topk_date_k10_rps: dk10 && Math.round(dk10.rps),
+      topk_date_k100_p50_ms: dk100 && round(dk100.p50),
+      topk_date_k100_p99_ms: dk100 && round(dk100.p99),
+      topk_date_k100_rps: dk100 && Math.round(dk100.rps),
+      naive_topk_k10_ms: round(naiveK10, 1),
+      naive_topk_date_k10_ms: round(naiveDateK10, 1),
+      speedup_k10: speedup && Math.round(speedup),
+      speedup_date_k10: dateSpeedup && Math.round(dateSpeedup),
+      sql_topk_k10_ms: round(sql.k10),
+      sql_topk_k100_ms: round(sql.k100),
+      sql_topk_date_k10_ms: round(sql.date_k10),
+      sql_topk_date_k100_ms: round(sql.date_k100),
+      service_peak_rss_mb: serviceRss,
+      service_ready_seconds: readySeconds && round(readySeconds, 1),
+      non_2xx: [...measured.values()].reduce((sum, m) => sum + m.non2xx, 0),
+      errors: [...measured.values()].reduce((sum, m) => sum + m.errors, 0),
+      targets: {
+        k10_p99_ms_max: TARGET_P99_MS,
+        k10_rps_min: TARGET_RPS,
+        speedup_min: TARGET_SPEEDUP,
+        k10_p99_met: k10 ? k10.p99 <= TARGET_P99_MS : null,
+        k10_rps_met: k10 ? k10.rps >= TARGET_RPS : null,
+        speedup_met: speedup === undefined ? null : speedup >= TARGET_SPEEDUP,
+      },
+      autocannon_ms: Object.fromEntries(
+        [...measured].map(([key, m]) => [key, { p50: m.autocannonP50, p99: m.autocannonP99, requests: m.requests }]),
+      ),
+      plans: Object.fromEntries(Object.entries(plans).map(([key, p]) => [key, p.kind])),
+      problems,
+      run: {
+        connections: options.connections,
+        duration_seconds: options.durationSeconds,
+        warmup_seconds: options.warmupSeconds,
+        naive_runs: options.naiveRuns,
+        // null: the service's default (TOPK_CACHE_MS unset)
+        topk_cache_ms: options.topkCacheMs ?? process.env.TOPK_CACHE_MS ?? null,
+        date: day,
+      },
+      dataset: {
+        database: dataset.database,
+        events: dataset.events,
+        rsvps: dataset.rsvps,
+        seed: dataset.seed,
+        start: new Date(DATASET_START_MS).toISOString().slice(0, 10),
+        load_seconds: round(dataset.loadSeconds, 1),
+        rows: dataset.rows,
+      },
+      machine: {
+        cores: cpus().length,
+        cpu: cpus()[0]?.model,
+        memory_gb: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+      },
+      measured_at: new Date().toISOString(),
+    }
+    printSummary(log, scenarios, measured, result, { naiveK10, naiveDateK10, speedup, dateSpeedup })
+    mkdirSync(dirname(out), { recursive: true })
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
+    log(`\nwritten: ${out.startsWith(ROOT) ? out.slice(ROOT.length) : out}`)
+    return result
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    if (api) await stopApi(api.child)
+    process.off('exit', killNow)
+    await db.close()
+  }
+}
+
+function printSummary(
+  log: (line: string) => void,
+  scenarios: readonly Scenario[],
+  measured: ReadonlyMap<Scenario['key'], Measured>,
+  result: Record<string, unknown>,
+  naive: { naiveK10: number; naiveDateK10: number; speedup?: number; dateSpeedup?: number },
+): void {
+  const cell = (value: string, width: number) => value.padStart(width)
+  log(
+    `\n${'top-k over HTTP'.padEnd(24)}${cell('p50 ms', 9)}${cell('p99 ms', 9)}${cell('req/s', 10)}${cell('non-2xx', 9)}`,
+  )
+  for (const s of scenarios) {
+    const m = measured.get(s.key)
+    log(
+      m
+        ? `${s.label.padEnd(24)}${cell(m.p50.toFixed(2), 9)}${cell(m.p99.toFixed(2), 9)}${cell(Math.round(m.rps).toLocaleString(), 10)}${cell(String(m.non2xx + m.errors), 9)}`
+        : `${s.label.padEnd(24)}${cell('—', 9)}${cell('—', 9)}${cell('—', 10)}${cell('—', 9)}`,
+    )
+  }
+  log(`naive GROUP BY k=10 all-time: ${naive.naiveK10.toFixed(1)} ms; on the date: ${naive.naiveDateK10.toFixed(1)} ms`)
+  const k10 = measured.get('k10')
+  const mark = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? 'met' : 'NOT MET')
+  log('\ntarget                                  measured      result')
+  log(
+    `k=10 p99 <= ${TARGET_P99_MS} ms                        ${(k10 ? `${k10.p99.toFixed(2)} ms` : '—').padEnd(14)}${mark(k10 && k10.p99 <= TARGET_P99_MS)}`,
+  )
+  log(
+    `k=10 >= ${TARGET_RPS.toLocaleString()} req/s (64 connections)    ${(k10 ? Math.round(k10.rps).toLocaleString() : '—').padEnd(14)}${mark(k10 && k10.rps >= TARGET_RPS)}`,
+  )
+  log(
+    `>= ${TARGET_SPEEDUP}x faster than naive (k=10)       ${(naive.speedup ? `${Math.round(naive.speedup).toLocaleString()}x` : '—').padEnd(14)}${mark(naive.speedup === undefined ? undefined : naive.speedup >= TARGET_SPEEDUP)}`,
+  )
+  if (naive.dateSpeedup !== undefined) {
+    log(`  (on the date: ${Math.round(naive.dateSpeedup).toLocaleString()}x faster than naive)`)
+  }
+  if (result.service_peak_rss_mb !== undefined) log(`service peak RSS: ${result.service_peak_rss_mb} MB`)
+  const problems = result.problems as string[]
+  if (problems.length > 0) log(`\nPROBLEMS:\n  ${problems.join('\n  ')}`)
+}
+
+if (import.meta.main) {
+  const program = new Command('topk-latency')
+    .description(
+      'Top-k latency and requests/s of `rsvp-topk api` (autocannon) on 1M events / 10M RSVPs, next to the naive GROUP BY query.',
+    )
+    .option('--events <n>', 'events in the dataset', positiveInteger)
+    .option('--rsvps <n>', 'RSVPs in the dataset', positiveInteger)
+    .option('--duration <s>', 'seconds of each measured run', positiveInteger)
+    .option('--warmup <s>', 'seconds of the unmeasured run before each measured one', positiveInteger)
+    .option('--connections <n>', 'autocannon connections', positiveInteger, 64)
+    .option('--naive-runs <n>', 'timed runs of each naive query (median reported)', positiveInteger, 5)
+    .option('--quick', '100,000 events / 1,000,000 RSVPs, 3 s runs; writes bench/results/topk-quick.json', false)
+    .option('--force-load', 'reload the dataset even when it is already there', false)
+    .option(
+      '--topk-cache-ms <ms>',
+      "the API's TOPK_CACHE_MS (answer reuse; 0 = off); default: the service's",
+      (text) => (text === '0' ? 0 : positiveInteger(text)),
+    )
+    .option('--no-api', 'database side only: the naive and the maintained queries through pg')
+    .option('--out <file>', 'JSON result file (default bench/results/topk.json, topk-quick.json with --quick)')
+    .addHelpText(
+      'after',
+      `
+Run inside eval "$(./dev.sh env)". Defaults: 1,000,000 events, 10,000,000 RSVPs, 10 s runs after 3 s
+of warm-up. The dataset is loaded by bench/load-topk-data.ts into its own database (rsvp_topk_bench)
+when missing; the first full load takes about 1.5 minutes. The API runs as a child process
+(node bin/rsvp-topk.js api) with DATABASE_URL pointing at that database and a free HTTP_PORT.
+Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} requests/s, >= ${TARGET_SPEEDUP}x faster than the naive query.`,
+    )
+    .parse()
+  const opts = program.opts<{
+    events?: number
+    rsvps?: number
+    duration?: number
+    warmup?: number
+    connections: number
+    naiveRuns: number
+    quick: boolean
+    forceLoad: boolean
+    api: boolean
+    topkCacheMs?: number
+    out?: string
+  }>()
+  await runTopkBench({
+    events: opts.events ?? (opts.quick ? 100_000 : 1_000_000),
+    rsvps: opts.rsvps ?? (opts.quick ? 1_000_000 : 10_000_000),
+    durationSeconds: opts.duration ?? (opts.quick ? 3 : 10),
+    warmupSeconds: opts.warmup ?? (opts.quick ? 1 : 3),
+    connections: opts.connections,
+    naiveRuns: opts.naiveRuns,
+    forceLoad: opts.forceLoad,
+    api: opts.api,
+    topkCacheMs: opts.topkCacheMs,
+    out: opts.out ?? join(ROOT, opts.quick ? 'bench/results/topk-quick.json' : 'bench/results/topk.json'),
+  })
+}
