@@ -50,7 +50,7 @@ const topk = run('top k', 'bench/topk-latency.ts', quick ? ['--quick'] : [], qui
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' })
 const db = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silent })
-const postgres = (await db.query<{ v: string }>('SHOW server_version')).rows[0]?.v
+const postgres = (await db.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v
 await db.close()
 const firstNode = config.redis.ring[0]
 let redis: string | undefined
