@@ -3,6 +3,7 @@
  * come from the environment (see `./dev.sh env` and README); flags only choose what to do.
  */
 import { Command, CommanderError } from 'commander'
+import type { ProduceFlags } from './commands/produce.ts'
 import { isAppError } from './errors.ts'
 
 const ENVIRONMENT_HELP = `
@@ -22,13 +23,6 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_WAIT_MS   batch size limits (default 20000 messages, 50 ms)
   KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
   LOG_LEVEL          fatal|error|warn|info|debug|trace|silent (default info)`
-
-function notBuiltYet(name: string, issue: string): () => never {
-  return () => {
-    process.stderr.write(`rsvp-topk ${name}: not built yet (planned in the ${issue} issue)\n`)
-    process.exit(2)
-  }
-}
 
 export function buildProgram(): Command {
   const program = new Command('rsvp-topk')
@@ -85,7 +79,49 @@ Serves on HTTP_HOST:HTTP_PORT (default 127.0.0.1:8088); applies database migrati
   program
     .command('produce')
     .description('send RSVPs to Kafka from a JSON-lines file or a generated stream')
-    .action(notBuiltYet('produce', 'producer'))
+    .option('--file <path>', 'send each non-blank line of a JSON-lines file (.gz too; - for stdin) as one message')
+    .option('--generate <n>', 'send n generated RSVPs (Zipf-popular events, resends, flips, invalid messages)')
+    .option('--rate <r>', 'messages per second, paced evenly (default: as fast as possible)')
+    .option(
+      '--topic <name>',
+      'topic to send to, created with KAFKA_PARTITIONS partitions when missing (default: KAFKA_TOPIC)',
+    )
+    .option('--seed <n>', 'seed of --generate: the same seed and flags give the same messages (default 1)')
+    .option('--events <n>', 'distinct events (--generate; default 10000)')
+    .option('--groups <n>', 'distinct groups (--generate; default 2000)')
+    .option('--countries <n>', 'countries, 1 to 40 (--generate; default 20)')
+    .option('--topics <n>', 'distinct group topics (--generate; default 200)')
+    .option('--members <n>', 'distinct members (--generate; default 50000)')
+    .option('--invalid-share <f>', 'share of invalid messages, 0 to 1 (--generate; default 0.01)')
+    .option('--span-days <d>', 'days the mtimes advance over (--generate; default 7)')
+    .option(
+      '--start <time>',
+      'mtime of the first message: ISO-8601 (UTC without a zone) or epoch ms (--generate; default 2026-01-01)',
+    )
+    .option('--batch <n>', 'most messages in one send (default 1000)')
+    .option('--no-progress', 'no progress bar or progress lines on stderr (the summary still goes to stdout)')
+    .addHelpText(
+      'after',
+      `
+Exactly one of --file and --generate. A file's lines go byte for byte, malformed ones included
+(that is how the dead-letter topic gets tested), keyed by their rsvp_id when they have one; blank
+lines are skipped and a CRLF line ending loses its \\r. Progress goes to stderr (a bar on a
+terminal), the summary (sent, failed, seconds, rate) to stdout. Ctrl-C lets the send under way
+finish, prints the summary and exits 130 (a second Ctrl-C quits at once); a send that fails after
+the client's retries exits 1. Kafka settings come from the environment like every command's
+(KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_PARTITIONS; see 'rsvp-topk --help').
+
+Examples:
+  rsvp-topk produce --generate 1000000                     a million RSVPs, as fast as possible
+  rsvp-topk produce --generate 50000 --rate 500 --seed 7   a steady stream of 500 per second
+  rsvp-topk produce --generate 10000 --events 50 --countries 3 --start 2026-03-01 --span-days 1
+  rsvp-topk produce --file rsvps.jsonl.gz --topic rsvps-replay
+  zcat capture.gz | grep '"country":"us"' | rsvp-topk produce --file -`,
+    )
+    .action(async (flags: ProduceFlags) => {
+      const { runProduce } = await import('./commands/produce.ts')
+      process.exit(await runProduce(flags))
+    })
   program
     .command('migrate')
     .description('apply the database migrations that are not applied yet')
