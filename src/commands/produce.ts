@@ -44,9 +44,9 @@ export interface ProduceOptions {
 }
 
 /**
- * Measured on the local stack (--generate 1,000,000): 250 per send ran at ~68k msg/s, 1,000 to
- * 8,000 all at ~80-90k msg/s (the generator and the client's encoding share one core), so the
- * smallest of those: it keeps memory and latency low.
+ * Measured with --generate 1,000,000 on the local stack (two cores, shared with the broker):
+ * 1,000 per send ran at 105-128k msg/s; 250 was about a fifth slower, 2,000-8,000 no faster
+ * (and they hold more memory). Batches fill up only while the previous send is on the wire.
  */
 export const DEFAULT_BATCH_MESSAGES = 1000
 // A send is also cut at this many bytes, so a file of large lines does not build huge batches.
@@ -83,6 +83,7 @@ export function parseProduceOptions(flags: ProduceFlags): ProduceOptions {
   }
   if (flags.file === '') problems.push('--file needs a path (or - for stdin)')
   const generatorFlags = [
+    ['--seed', flags.seed],
     ['--events', flags.events],
     ['--groups', flags.groups],
     ['--countries', flags.countries],
@@ -94,8 +95,9 @@ export function parseProduceOptions(flags: ProduceFlags): ProduceOptions {
   ] as const
   if (flags.file !== undefined && flags.generate === undefined) {
     const given = generatorFlags.filter(([, value]) => value !== undefined).map(([name]) => name)
-    if (given.length > 0)
+    if (given.length > 0) {
       problems.push(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} only to --generate`)
+    }
   }
   if (flags.topic !== undefined && !TOPIC_NAME.test(flags.topic)) {
     problems.push(`--topic must be 1 to 244 of a-z A-Z 0-9 . _ -, not '${flags.topic}'`)
@@ -207,13 +209,6 @@ async function openSource(options: ProduceOptions, topic: string): Promise<Messa
   }
 }
 
-interface ProduceResult {
-  readonly sent: number
-  readonly failed: number
-  readonly seconds: number
-  readonly interrupted: NodeJS.Signals | undefined
-}
-
 /** Runs the command and returns its exit code; usage and connection errors are thrown as AppErrors. */
 export async function runProduce(flags: ProduceFlags): Promise<number> {
   const options = parseProduceOptions(flags)
@@ -234,7 +229,8 @@ export async function runProduce(flags: ProduceFlags): Promise<number> {
   }
   const producer = createRawProducer(config.kafka)
   if (options.progress) {
-    const what = options.file === undefined ? `${source.totalMessages} generated messages` : options.file
+    const input = options.file === '-' ? 'stdin' : options.file
+    const what = input ?? `${source.totalMessages} generated messages`
     const how = options.rate === undefined ? 'as fast as possible' : `at ${options.rate} msg/s`
     const fresh = created.length > 0 ? ` (created with ${config.kafka.partitions} partitions)` : ''
     process.stderr.write(`rsvp-topk produce: sending ${what} to ${topic}${fresh}, ${how}\n`)
@@ -291,7 +287,11 @@ export async function runProduce(flags: ProduceFlags): Promise<number> {
 }
 
 /** The last line on stdout: what was sent, how fast. */
-function summary(result: ProduceResult, topic: string, blankLines?: number): string {
+function summary(
+  result: { sent: number; failed: number; seconds: number; interrupted: NodeJS.Signals | undefined },
+  topic: string,
+  blankLines?: number,
+): string {
   const rate = result.seconds > 0 ? Math.round(result.sent / result.seconds) : 0
   const parts = [
     `sent ${result.sent}`,

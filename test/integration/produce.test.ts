@@ -218,7 +218,8 @@ describe('rsvp-topk produce', () => {
       [['--generate', '5', '--rate', '0', '--topic', 'a/b'], /--topic must be .*; --rate must be a number/],
       [['--generate', '5', '--countries', '500'], /countries must be an integer from 1 to 40, not 500/],
       [['--generate', '5', '--start', 'yesterday'], /--start must be an ISO-8601 time/],
-      [['--file', '-', '--seed', '1', '--events', '3'], /--events applies only to --generate/],
+      [['--file', '-', '--events', '3'], /--events applies only to --generate/],
+      [['--file', '-', '--seed', '1', '--span-days', '3'], /--seed, --span-days apply only to --generate/],
       [['--file', '/nonexistent/rsvps.jsonl'], /cannot read \/nonexistent\/rsvps\.jsonl: no such file/],
       [['--generate', '5', '--bogus'], /unknown option '--bogus'/],
     ]
