@@ -12,13 +12,13 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
 import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
 import { generateStream } from '../src/producer/generator.ts'
+import { freePort } from '../test/helpers.ts'
 import { createFreshDatabase, machine, peakRssMb } from './support.ts'
 
 export interface FreshnessResult {
@@ -26,15 +26,7 @@ export interface FreshnessResult {
   readonly freshness_p99_ms: number
   readonly freshness_probes: number
   readonly freshness_rate_per_s: number
-  readonly serve_peak_rss_mb: number
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return typeof address === 'object' && address ? address.port : 0
+  readonly serve_peak_rss_mb: number | undefined
 }
 
 function percentile(sorted: readonly number[], p: number): number {

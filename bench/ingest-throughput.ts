@@ -93,7 +93,7 @@ while (done < total) {
     console.log(`  ingested ${done.toLocaleString()} / ${total.toLocaleString()}`)
   }
   if (child.exitCode !== null) throw new Error(`ingest exited early with code ${child.exitCode}`)
-  peakRss = Math.max(peakRss, peakRssMb(child.pid))
+  peakRss = Math.max(peakRss, peakRssMb(child.pid) ?? 0)
 }
 const finishedAt = performance.now()
 const ingestSeconds = (finishedAt - (joinedAt ?? spawnedAt)) / 1000

@@ -9,6 +9,7 @@ import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
 import { type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
+import { dropDatabase } from '../test/helpers.ts'
 
 export const silent = createLogger('silent')
 
@@ -20,22 +21,19 @@ export interface FreshDatabase {
 
 export async function createFreshDatabase(config: Config, name: string): Promise<FreshDatabase> {
   const admin: Postgres = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silent })
-  await admin.query(`CREATE DATABASE ${name}`)
+  try {
+    await admin.query(`CREATE DATABASE ${name}`)
+  } catch (error) {
+    await admin.close()
+    throw error
+  }
   const url = new URL(config.postgres.url)
   url.pathname = `/${name}`
   return {
     name,
     url: url.toString(),
     async drop() {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await admin.query(`DROP DATABASE IF EXISTS ${name}`)
-          break
-        } catch (error) {
-          if (attempt >= 25) throw error
-          await new Promise((resolve) => setTimeout(resolve, 200))
-        }
-      }
+      await dropDatabase(admin, name)
       await admin.close()
     },
   }
@@ -72,13 +70,13 @@ export async function fillTopic(config: Config, topic: string, options: Generato
   return Math.round(options.count / ((performance.now() - started) / 1000))
 }
 
-/** The process's peak resident set (VmHWM) in MB, or 0 when it is gone. */
-export function peakRssMb(pid: number | undefined): number {
+/** The process's peak resident set (VmHWM) in MB, or undefined when it is gone. */
+export function peakRssMb(pid: number | undefined): number | undefined {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024)
+    const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024)
   } catch {
-    return 0
+    return undefined
   }
 }
 

@@ -16,17 +16,17 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { EventEmitter } from 'node:events'
 import { once } from 'node:events'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
-import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
 import { createLogger } from '../src/observability/logger.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
+import { freePort } from '../test/helpers.ts'
 import { DATASET_START_MS, loadTopkData, positiveInteger, type TopkDataset } from './load-topk-data.ts'
+import { machine, peakRssMb } from './support.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const TARGET_P99_MS = 5
@@ -119,17 +119,6 @@ function median(values: readonly number[]): number {
 
 const round = (value: number, digits = 3) => Number(value.toFixed(digits))
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  await once(server, 'close')
-  if (address === null || typeof address === 'string') throw new Error('no free port')
-  return address.port
-}
-
 /** `rsvp-topk api` on the bench database, its output kept (last lines) for error messages. */
 function startApi(
   databaseUrl: string,
@@ -185,16 +174,6 @@ async function stopApi(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
   await exited
   clearTimeout(timer)
-}
-
-function peakRssMb(pid: number | undefined): number | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = /VmHWM:\s+(\d+)/.exec(status)?.[1]
-    return kb === undefined ? undefined : Math.round(Number(kb) / 1024)
-  } catch {
-    return undefined
-  }
 }
 
 function scenarioPath(s: Scenario): string {
@@ -451,12 +430,7 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         load_seconds: round(dataset.loadSeconds, 1),
         rows: dataset.rows,
       },
-      machine: {
-        cores: cpus().length,
-        cpu: cpus()[0]?.model,
-        memory_gb: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-      },
+      machine: { ...machine(), node: process.version },
       measured_at: new Date().toISOString(),
     }
     printSummary(log, scenarios, measured, result, { naiveK10, naiveDateK10, speedup, dateSpeedup })

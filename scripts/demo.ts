@@ -12,10 +12,9 @@ import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { createFreshDatabase, type FreshDatabase } from '../bench/support.ts'
 import { loadConfig } from '../src/config.ts'
-import { createLogger } from '../src/observability/logger.ts'
 import { generateStream } from '../src/producer/generator.ts'
-import { createPostgres } from '../src/store/postgres.ts'
 import { computeExpected, topK } from '../test/support/contract-oracle.ts'
 
 const BIN = fileURLToPath(new URL('../bin/rsvp-topk.js', import.meta.url))
@@ -68,9 +67,8 @@ const suffix = Date.now().toString(36)
 const database = `rsvp_topk_demo_${suffix}`
 const topic = `rsvps-demo-${suffix}`
 const base = `http://${config.http.host}:${config.http.port}`
-const admin = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: createLogger('silent') })
 const children: ChildProcess[] = []
-let databaseCreated = false
+let demoDatabase: FreshDatabase | undefined
 // Ctrl-C ends the demo at any point; the terminal sends it to the children too, and they stop cleanly.
 const interrupted = new AbortController()
 process.once('SIGINT', () => interrupted.abort())
@@ -142,28 +140,22 @@ async function cleanUp(): Promise<void> {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     }
   }
-  if (databaseCreated) {
-    for (let attempt = 0; attempt < 25; attempt++) {
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${database}`)
-        break
-      } catch {
-        await sleep(200)
-      }
-    }
-  }
-  await admin.close()
+  await demoDatabase?.drop().catch((error: unknown) => {
+    process.stderr.write(`demo: could not drop the database ${database}: ${String(error)}\n`)
+  })
 }
 
 async function main(): Promise<boolean> {
   say(
     `demo: database ${database}, topic ${topic}, ${messages.toLocaleString('en')} messages at ${rate.toLocaleString('en')}/s`,
   )
-  await admin.query(`CREATE DATABASE ${database}`)
-  databaseCreated = true
-  const url = new URL(config.postgres.url)
-  url.pathname = `/${database}`
-  const env = { DATABASE_URL: url.toString(), KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `demo-${suffix}`, LOG_LEVEL: 'warn' }
+  demoDatabase = await createFreshDatabase(config, database)
+  const env = {
+    DATABASE_URL: demoDatabase.url,
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: `demo-${suffix}`,
+    LOG_LEVEL: 'warn',
+  }
   const service = start(['serve'], env)
   await waitReady(service)
   say(`demo: the service is up at ${base}`)

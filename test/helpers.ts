@@ -4,6 +4,7 @@
  * behind.
  */
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
 import type { TestContext } from 'node:test'
 import { type Config, loadConfig } from '../src/config.ts'
 import { createLogger } from '../src/observability/logger.ts'
@@ -18,6 +19,16 @@ export function stackConfig(overrides: Record<string, string> = {}): Config {
 }
 
 export const silentLogger = createLogger('silent')
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now, for a child process's server. */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  if (address === null || typeof address === 'string') throw new Error('no free port')
+  return address.port
+}
 
 /** A name no other test run uses: topics, groups, databases. */
 export function uniqueName(prefix: string): string {

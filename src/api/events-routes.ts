@@ -12,7 +12,7 @@ import { readTopk, type TopkFilters, type TopkScope } from '../store/topk-querie
 import { invalidParameter, notFound } from './replies.ts'
 import { createResponseCache } from './response-cache.ts'
 import { ErrorReply, EventReply, TopkQuerySchema, TopkReply } from './schemas.ts'
-import { parseTopkQuery, type RawQuery, type TopkQuery } from './topk-query.ts'
+import { parseTopkQuery, type RawQuery, type TopkQuery, unknownParameter } from './topk-query.ts'
 
 export interface EventsRoutesOptions {
   readonly db: Queryable
@@ -110,14 +110,8 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
     },
     async (request, reply) => {
       const query = request.query as RawQuery
-      const unknown = Object.keys(query).find((name) => name !== 'event_id')
-      if (unknown !== undefined) {
-        const shown = unknown.slice(0, 40)
-        return invalidParameter(reply, {
-          parameter: shown,
-          message: `unknown parameter "${shown}"; known parameters: event_id`,
-        })
-      }
+      const unknown = unknownParameter(query, ['event_id'])
+      if (unknown !== undefined) return invalidParameter(reply, unknown)
       const eventId = query.event_id
       if (typeof eventId !== 'string') {
         return invalidParameter(reply, {

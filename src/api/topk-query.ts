@@ -53,6 +53,14 @@ class QueryError extends Error {
   }
 }
 
+/** The first parameter of `raw` that is not in `known`, as the error to answer with (long names cut). */
+export function unknownParameter(raw: RawQuery, known: readonly string[]): ParameterError | undefined {
+  const name = Object.keys(raw).find((key) => !known.includes(key))
+  if (name === undefined) return undefined
+  const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name
+  return { parameter: shown, message: `unknown parameter "${shown}"; known parameters: ${known.join(', ')}` }
+}
+
 /** Checks a top-k query string; `maxK` is the configured TOPK_MAX_K; `now` decides nothing here. */
 export function parseTopkQuery(raw: RawQuery, maxK: number): TopkQueryResult {
   try {
@@ -65,12 +73,8 @@ export function parseTopkQuery(raw: RawQuery, maxK: number): TopkQueryResult {
 
 function readQuery(raw: RawQuery, maxK: number): TopkQuery {
   const allowed: readonly string[] = TOPK_PARAMETERS
-  for (const name of Object.keys(raw)) {
-    if (!allowed.includes(name)) {
-      const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name
-      throw new QueryError(shown, `unknown parameter "${shown}"; known parameters: ${TOPK_PARAMETERS.join(', ')}`)
-    }
-  }
+  const unknown = unknownParameter(raw, allowed)
+  if (unknown !== undefined) throw new QueryError(unknown.parameter, unknown.message)
   const value = (name: string): string | undefined => {
     const given = raw[name]
     if (given === undefined) return undefined

@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connectRedis } from '../../src/cache/redis-node.ts'
 import { type GeneratedMessage, generateStream } from '../../src/producer/generator.ts'
 import { createRandom } from '../../src/producer/random.ts'
-import { stackConfig } from '../helpers.ts'
+import { freePort, stackConfig } from '../helpers.ts'
 import { computeExpected, type Expected, type ExpectedRank, topK } from '../support/contract-oracle.ts'
 import { assertConverges, createIngestFixture, produce, ROOT, startCommand } from '../support/ingest-harness.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  assert.ok(address && typeof address === 'object')
-  return address.port
-}
 
 // Replies are JSON checked field by field against the oracle; a typed view of every shape would add nothing.
 // biome-ignore lint/suspicious/noExplicitAny: see above
