@@ -21,13 +21,17 @@ import { createPostgres } from '../src/store/postgres.ts'
 import { createFreshDatabase, fillTopic, machine, peakRssMb } from './support.ts'
 
 const { values: args } = parseArgs({
+  allowNegative: true,
   options: {
     messages: { type: 'string', default: '1000000' },
     seed: { type: 'string', default: '7' },
     events: { type: 'string', default: '100000' },
+    processes: { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: true },
   },
 })
 const total = Number(args.messages)
+const processCount = Number(args.processes)
 const root = fileURLToPath(new URL('../', import.meta.url))
 const resultsDir = join(root, 'bench/results')
 const profileDir = join(resultsDir, `ingest-profile-${Date.now()}`)
@@ -47,33 +51,39 @@ const producedPerSecond = await fillTopic(config, run, {
 })
 console.log(`produced at ${producedPerSecond.toLocaleString()} msgs/s`)
 
-const child: ChildProcess = spawn(
-  process.execPath,
-  ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, join(root, 'bin/rsvp-topk.js'), 'ingest'],
-  {
-    env: {
-      ...process.env,
-      KAFKA_TOPIC: run,
-      KAFKA_GROUP_ID: run,
-      DATABASE_URL: database.url,
-      METRICS_PORT: '0',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-)
-let metricsUrl: string | undefined
+// Each process is one member of the consumer group; several share the partitions (scale-out).
+const processes = Array.from({ length: processCount }, () => startIngest())
 let joinedAt: number | undefined
 const spawnedAt = performance.now()
-child.stdout?.setEncoding('utf8')
-child.stdout?.on('data', (text: string) => {
-  for (const line of text.split('\n')) {
-    if (line.includes('"HTTP listening"')) metricsUrl = `${JSON.parse(line).address}/metrics`
-    if (line.includes('"joined the consumer group"')) joinedAt ??= performance.now()
-  }
-})
 
-async function consumed(): Promise<number> {
+function startIngest(): { child: ChildProcess; metricsUrl?: string } {
+  const child = spawn(
+    process.execPath,
+    [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), join(root, 'bin/rsvp-topk.js'), 'ingest'],
+    {
+      env: {
+        ...process.env,
+        KAFKA_TOPIC: run,
+        KAFKA_GROUP_ID: run,
+        DATABASE_URL: database.url,
+        METRICS_PORT: '0',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  const started: { child: ChildProcess; metricsUrl?: string } = { child }
+  child.stdout?.setEncoding('utf8')
+  child.stdout?.on('data', (text: string) => {
+    for (const line of text.split('\n')) {
+      if (line.includes('"HTTP listening"')) started.metricsUrl = `${JSON.parse(line).address}/metrics`
+      if (line.includes('"joined the consumer group"')) joinedAt ??= performance.now()
+    }
+  })
+  return started
+}
+
+async function consumed(metricsUrl: string | undefined): Promise<number> {
   if (!metricsUrl) return 0
   const text = await (await fetch(metricsUrl)).text()
   let sum = 0
@@ -87,18 +97,24 @@ let peakRss = 0
 let lastReport = performance.now()
 while (done < total) {
   await sleep(200)
-  done = await consumed()
+  done = (await Promise.all(processes.map((p) => consumed(p.metricsUrl)))).reduce((a, b) => a + b, 0)
   if (performance.now() - lastReport > 5000) {
     lastReport = performance.now()
     console.log(`  ingested ${done.toLocaleString()} / ${total.toLocaleString()}`)
   }
-  if (child.exitCode !== null) throw new Error(`ingest exited early with code ${child.exitCode}`)
-  peakRss = Math.max(peakRss, peakRssMb(child.pid) ?? 0)
+  for (const { child } of processes) {
+    if (child.exitCode !== null) throw new Error(`ingest exited early with code ${child.exitCode}`)
+    peakRss = Math.max(peakRss, peakRssMb(child.pid) ?? 0)
+  }
 }
 const finishedAt = performance.now()
 const ingestSeconds = (finishedAt - (joinedAt ?? spawnedAt)) / 1000
-child.kill('SIGTERM')
-await once(child, 'exit')
+await Promise.all(
+  processes.map(async ({ child }) => {
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+  }),
+)
 
 const db = createPostgres({ url: database.url, poolSize: 1 }, { logger })
 const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
@@ -107,6 +123,7 @@ await database.drop()
 
 const result = {
   messages: total,
+  ingest_processes: processCount,
   ingest_seconds: Number(ingestSeconds.toFixed(2)),
   ingest_rsvps_per_s: Math.round(total / ingestSeconds),
   ingest_with_startup_seconds: Number(((finishedAt - spawnedAt) / 1000).toFixed(2)),

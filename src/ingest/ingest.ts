@@ -8,7 +8,7 @@
  * consumer session (a rebalance that revoked our partitions mid-batch, a lost broker) is dropped
  * without committing and joined again, so its messages are delivered again.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises'
 import { parseRsvp } from '../domain/parse-rsvp.ts'
 import type { Rsvp } from '../domain/rsvp.ts'
 import {
@@ -28,6 +28,7 @@ import { toDeadLetter } from './dead-letter.ts'
 import { retryUntilDone } from './retry.ts'
 
 const COMMIT_TIMEOUT_MS = 30_000
+const PARSE_SLICE = 250
 
 export interface IngestOptions {
   readonly topic: string
@@ -60,18 +61,28 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   const logger = deps.logger.child({ component: 'ingest' })
   const shutdown = new AbortController()
   let consumer: GroupConsumer | undefined
-  let inBatch = false
+  /** the batch in its transaction and offset commit, if any; it never rejects */
+  let inFlight: Promise<void> | undefined
+  let applying = false
   let newestApplied = 0
   let running: Promise<void> | undefined
 
-  async function handleBatch(batch: ConsumedMessage[]): Promise<void> {
+  /** The CPU side of a batch, done while the previous batch is still in its transaction. */
+  async function prepareBatch(batch: ConsumedMessage[]): Promise<PreparedBatch> {
     const valid: Rsvp[] = []
     const deadLetters: OutgoingMessage[] = []
-    for (const message of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      // Parsing a whole batch takes tens of ms: let the transaction in flight go on between slices.
+      if (i > 0 && i % PARSE_SLICE === 0) await setImmediate()
+      const message = batch[i] as ConsumedMessage
       const parsed = parseRsvp(message.value)
       if (parsed.ok) valid.push(parsed.rsvp)
       else deadLetters.push(toDeadLetter(message, parsed.reason, options.dlqTopic))
     }
+    return { messages: batch, valid, deadLetters }
+  }
+
+  async function applyPrepared({ messages, valid, deadLetters }: PreparedBatch): Promise<void> {
     const signal = shutdown.signal
     if (deadLetters.length > 0) {
       await retryUntilDone(() => deps.deadLetters.send(deadLetters), {
@@ -89,9 +100,9 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       onRetry: () => deps.metrics.retries.inc({ dependency: 'postgres' }),
     })
     deps.metrics.transactionSeconds.observe((performance.now() - started) / 1000)
-    await commitOffsets(batch)
+    await commitOffsets(messages)
 
-    deps.metrics.batchSize.observe(batch.length)
+    deps.metrics.batchSize.observe(messages.length)
     deps.metrics.messages.inc({ outcome: 'applied' }, result.applied)
     deps.metrics.messages.inc({ outcome: 'unchanged' }, result.unchanged)
     deps.metrics.messages.inc({ outcome: 'invalid' }, deadLetters.length)
@@ -100,7 +111,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       deps.metrics.newestAppliedMtime.set(newestApplied / 1000)
     }
     logger.debug(
-      { messages: batch.length, applied: result.applied, unchanged: result.unchanged, invalid: deadLetters.length },
+      { messages: messages.length, applied: result.applied, unchanged: result.unchanged, invalid: deadLetters.length },
       'batch committed',
     )
     await deps.onApplied?.(result)
@@ -143,43 +154,73 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   async function runSessions(): Promise<void> {
     let failures = 0
     while (!shutdown.signal.aborted) {
+      // Set when the batch in its transaction failed: the session is then closed, which ends the loop.
+      let batchFailure: { error: unknown } | undefined
       try {
-        consumer = await createGroupConsumer(deps.kafka, {
+        const session = await createGroupConsumer(deps.kafka, {
           groupId: options.groupId,
           topics: [options.topic],
           sessionTimeoutMs: options.sessionTimeoutMs,
           // One batch ahead: the next batch is fetched while this one is in PostgreSQL.
           bufferedMessages: options.batchMaxMessages,
         })
+        consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.
         if (shutdown.signal.aborted) break
         logger.info({ topic: options.topic, groupId: options.groupId }, 'joined the consumer group')
-        for await (const batch of batches(consumer.messages, {
+        for await (const batch of batches(session.messages, {
           maxSize: options.batchMaxMessages,
           maxWaitMs: options.batchMaxWaitMs,
         })) {
           if (shutdown.signal.aborted) break
-          inBatch = true
-          try {
-            await handleBatch(batch)
-          } finally {
-            inBatch = false
-          }
-          failures = 0
-          // Stopped during the batch: leave now, not after the next message arrives.
-          if (shutdown.signal.aborted) break
+          // Parsed while the previous batch is in its transaction, applied once that one is
+          // committed: batches still reach PostgreSQL and commit their offsets one at a time, in order.
+          const prepared = await prepareBatch(batch)
+          await inFlight
+          if (shutdown.signal.aborted || batchFailure) break
+          inFlight = applyInBackground(prepared, session, (error) => {
+            batchFailure = { error }
+          }).then(() => {
+            if (!batchFailure) failures = 0
+          })
         }
+        await inFlight
+        if (batchFailure) throw batchFailure.error
       } catch (error) {
         if (shutdown.signal.aborted) break
         failures++
         const delay = Math.min(100 * 2 ** failures, 5000)
-        logger.error({ err: error, retryInMs: delay }, 'consumer session failed; joining the group again')
+        // A failed batch closes the session, which the loop may report as its own error: name the cause.
+        logger.error(
+          { err: batchFailure?.error ?? error, retryInMs: delay },
+          'consumer session failed; joining the group again',
+        )
         deps.metrics.retries.inc({ dependency: 'kafka' })
         await sleep(delay, undefined, { signal: shutdown.signal }).catch(() => {})
       } finally {
+        // Its offsets are committed through this consumer: let the batch settle before closing it.
+        await inFlight
+        inFlight = undefined
         await consumer?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
         consumer = undefined
       }
+    }
+  }
+
+  /** Applies a batch without being awaited; a failure closes the session so the loop stops reading. */
+  async function applyInBackground(
+    prepared: PreparedBatch,
+    session: GroupConsumer,
+    onFailure: (error: unknown) => void,
+  ): Promise<void> {
+    applying = true
+    try {
+      await applyPrepared(prepared)
+    } catch (error) {
+      onFailure(error)
+      await session.close().catch(() => {})
+    } finally {
+      applying = false
     }
   }
 
@@ -192,13 +233,20 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     },
     async stop() {
       if (!shutdown.signal.aborted) {
-        logger.info({ inBatch }, 'stopping')
+        logger.info({ applying }, 'stopping')
         shutdown.abort(new Error('ingest is stopping'))
-        // Between batches the loop waits on the broker: closing the consumer ends that wait. In a
-        // batch, the loop closes it itself once the batch is committed or abandoned.
-        if (!inBatch) await consumer?.close().catch(() => {})
+        // The batch in its transaction is committed (or, when it is waiting on a retry, abandoned)
+        // first; then leaving the group ends the loop's wait for more messages.
+        await inFlight
+        await consumer?.close().catch(() => {})
       }
       await running
     },
   }
+}
+
+interface PreparedBatch {
+  readonly messages: ConsumedMessage[]
+  readonly valid: Rsvp[]
+  readonly deadLetters: OutgoingMessage[]
 }
