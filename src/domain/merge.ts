@@ -96,17 +96,104 @@ export function toVersion(rsvp: Rsvp): RsvpVersion {
   }
 }
 
-/**
- * For each rsvp_id in a batch (in arrival order), the version that would be current after applying
- * the batch in order to no prior state: a strictly greater mtime replaces, an equal one does not.
- * Sorted by rsvpId ascending, the order in which the store locks rows.
- */
-export function latestPerRsvp(rsvps: readonly Rsvp[]): Rsvp[] {
-  const latest = new Map<number, Rsvp>()
-  for (const rsvp of rsvps) {
-    if (supersedes(rsvp, latest.get(rsvp.rsvpId))) latest.set(rsvp.rsvpId, rsvp)
+/** A batch's newest version of one RSVP, as the store writes it: what counting needs, and who made it. */
+export interface CandidateVersion extends RsvpVersion {
+  readonly memberId: number | undefined
+}
+
+export function toCandidate(rsvp: Rsvp): CandidateVersion {
+  return {
+    rsvpId: rsvp.rsvpId,
+    mtime: rsvp.mtime,
+    eventId: rsvp.event.eventId,
+    response: rsvp.response,
+    guests: rsvp.guests,
+    memberId: rsvp.member?.memberId,
   }
-  return Array.from(latest.values()).sort((a, b) => a.rsvpId - b.rsvpId)
+}
+
+/** What one batch asks of the store, worked out without it. */
+export interface BatchPlan {
+  /** how many RSVPs the batch had */
+  readonly messages: number
+  /**
+   * For each rsvp_id, the version that would be current after applying the batch in order to no
+   * prior state: a strictly greater mtime replaces, an equal one does not (rule 1). Sorted by
+   * rsvpId ascending, the order in which the store locks rows.
+   */
+  readonly candidates: CandidateVersion[]
+  /** rule 5's winners among the batch's messages */
+  readonly details: LatestDetails
+}
+
+export interface BatchPlanner {
+  /** Takes the batch's next RSVP, in arrival order. */
+  add(rsvp: Rsvp): void
+  finish(): BatchPlan
+}
+
+/**
+ * Folds a batch into its plan one RSVP at a time. Only the current winners are held, so the
+ * details of a message that a newer one beats are garbage at once: a batch holds tens of
+ * thousands of messages, and what survives a garbage collection is what it costs.
+ *
+ * Rule 5: per eventId, groupId, venueId and memberId, the details of the batch's message with the
+ * greatest mtime naming it (the greater rsvp_id on equal mtimes, see newerDetails). Every message
+ * counts, including versions that lose rule 1: an RSVP's stale version still carries the newest
+ * word on its group.
+ */
+export function createBatchPlanner(): BatchPlanner {
+  let messages = 0
+  const candidates = new Map<number, CandidateVersion>()
+  const events = new Map<string, DetailsAt<EventDetailsWithLinks>>()
+  const groups = new Map<number, DetailsAt<GroupDetails>>()
+  const venues = new Map<number, DetailsAt<VenueDetails>>()
+  const members = new Map<number, DetailsAt<MemberDetails>>()
+  return {
+    add(rsvp) {
+      messages++
+      const { mtime, rsvpId } = rsvp
+      if (supersedes(rsvp, candidates.get(rsvpId))) candidates.set(rsvpId, toCandidate(rsvp))
+      const eventId = rsvp.event.eventId
+      if (newerDetails(rsvp, events.get(eventId))) {
+        const details = { ...rsvp.event, groupId: rsvp.group?.groupId, venueId: rsvp.venue?.venueId }
+        events.set(eventId, { mtime, rsvpId, details })
+      }
+      const group = rsvp.group
+      if (group !== undefined && newerDetails(rsvp, groups.get(group.groupId))) {
+        groups.set(group.groupId, { mtime, rsvpId, details: group })
+      }
+      const venue = rsvp.venue
+      if (venue !== undefined && newerDetails(rsvp, venues.get(venue.venueId))) {
+        venues.set(venue.venueId, { mtime, rsvpId, details: venue })
+      }
+      const member = rsvp.member
+      if (member !== undefined && newerDetails(rsvp, members.get(member.memberId))) {
+        members.set(member.memberId, { mtime, rsvpId, details: member })
+      }
+    },
+    finish() {
+      return {
+        messages,
+        candidates: byNumericKey(candidates),
+        details: {
+          events: Array.from(events.keys())
+            .sort(compareText)
+            .map((eventId) => events.get(eventId) as DetailsAt<EventDetailsWithLinks>),
+          groups: byNumericKey(groups),
+          venues: byNumericKey(venues),
+          members: byNumericKey(members),
+        },
+      }
+    },
+  }
+}
+
+/** The plan of a whole batch of RSVPs in arrival order. */
+export function planBatch(rsvps: readonly Rsvp[]): BatchPlan {
+  const planner = createBatchPlanner()
+  for (const rsvp of rsvps) planner.add(rsvp)
+  return planner.finish()
 }
 
 interface Tally {
@@ -177,53 +264,6 @@ function bucketDeltas(tallies: Map<string, Tally>): CountDelta[] {
     if (tally.yes !== 0 || tally.attendees !== 0) deltas.push({ eventId, yes: tally.yes, attendees: tally.attendees })
   }
   return deltas
-}
-
-/**
- * Rule 5: per eventId, groupId, venueId and memberId, the details of the batch's message with the
- * greatest mtime naming it (the greater rsvp_id on equal mtimes, see newerDetails). Uses every message, including
- * versions that lose rule 1: an RSVP's stale version still carries the newest word on its group.
- * Each list is sorted by its id ascending.
- */
-export function latestDetails(rsvps: readonly Rsvp[]): LatestDetails {
-  // Keep the winning message per id and build the details once at the end.
-  const events = new Map<string, Rsvp>()
-  const groups = new Map<number, DetailsAt<GroupDetails>>()
-  const venues = new Map<number, DetailsAt<VenueDetails>>()
-  const members = new Map<number, DetailsAt<MemberDetails>>()
-  for (const rsvp of rsvps) {
-    const { mtime, rsvpId } = rsvp
-    const eventId = rsvp.event.eventId
-    if (newerDetails(rsvp, events.get(eventId))) events.set(eventId, rsvp)
-    const group = rsvp.group
-    if (group !== undefined && newerDetails(rsvp, groups.get(group.groupId))) {
-      groups.set(group.groupId, { mtime, rsvpId, details: group })
-    }
-    const venue = rsvp.venue
-    if (venue !== undefined && newerDetails(rsvp, venues.get(venue.venueId))) {
-      venues.set(venue.venueId, { mtime, rsvpId, details: venue })
-    }
-    const member = rsvp.member
-    if (member !== undefined && newerDetails(rsvp, members.get(member.memberId))) {
-      members.set(member.memberId, { mtime, rsvpId, details: member })
-    }
-  }
-
-  const eventDetails: DetailsAt<EventDetailsWithLinks>[] = []
-  for (const eventId of Array.from(events.keys()).sort(compareText)) {
-    const rsvp = events.get(eventId) as Rsvp
-    eventDetails.push({
-      mtime: rsvp.mtime,
-      rsvpId: rsvp.rsvpId,
-      details: { ...rsvp.event, groupId: rsvp.group?.groupId, venueId: rsvp.venue?.venueId },
-    })
-  }
-  return {
-    events: eventDetails,
-    groups: byNumericKey(groups),
-    venues: byNumericKey(venues),
-    members: byNumericKey(members),
-  }
 }
 
 function addTo(tallies: Map<string, Tally>, eventId: string, yes: number, attendees: number): void {

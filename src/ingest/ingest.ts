@@ -9,8 +9,8 @@
  * without committing and joined again, so its messages are delivered again.
  */
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises'
+import { createBatchPlanner } from '../domain/merge.ts'
 import { parseRsvp } from '../domain/parse-rsvp.ts'
-import type { Rsvp } from '../domain/rsvp.ts'
 import {
   type ConsumedMessage,
   createGroupConsumer,
@@ -22,7 +22,7 @@ import {
 import type { Logger } from '../observability/logger.ts'
 import type { IngestMetrics } from '../observability/metrics.ts'
 import type { Postgres } from '../store/postgres.ts'
-import { type ApplyResult, applyBatch } from '../store/rsvp-store.ts'
+import { type ApplyResult, applyPlan, type EncodedPlan, encodePlan } from '../store/rsvp-store.ts'
 import { batches } from './batches.ts'
 import { toDeadLetter } from './dead-letter.ts'
 import { retryUntilDone } from './retry.ts'
@@ -69,20 +69,32 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
 
   /** The CPU side of a batch, done while the previous batch is still in its transaction. */
   async function prepareBatch(batch: ConsumedMessage[]): Promise<PreparedBatch> {
-    const valid: Rsvp[] = []
+    const planner = createBatchPlanner()
     const deadLetters: OutgoingMessage[] = []
     for (let i = 0; i < batch.length; i++) {
       // Parsing a whole batch takes tens of ms: let the transaction in flight go on between slices.
       if (i > 0 && i % PARSE_SLICE === 0) await setImmediate()
       const message = batch[i] as ConsumedMessage
       const parsed = parseRsvp(message.value)
-      if (parsed.ok) valid.push(parsed.rsvp)
+      if (parsed.ok) planner.add(parsed.rsvp)
       else deadLetters.push(toDeadLetter(message, parsed.reason, options.dlqTopic))
     }
-    return { messages: batch, valid, deadLetters }
+    // Only the last message of each partition is needed from here on (its offset is committed):
+    // letting the rest go keeps the heap that every garbage collection walks small.
+    const lastPerPartition = new Map<number, ConsumedMessage>()
+    for (const message of batch) {
+      const seen = lastPerPartition.get(message.partition)
+      if (!seen || message.offset > seen.offset) lastPerPartition.set(message.partition, message)
+    }
+    return {
+      messages: batch.length,
+      plan: encodePlan(planner.finish()),
+      deadLetters,
+      commits: [...lastPerPartition.values()],
+    }
   }
 
-  async function applyPrepared({ messages, valid, deadLetters }: PreparedBatch): Promise<void> {
+  async function applyPrepared({ messages, plan, deadLetters, commits }: PreparedBatch): Promise<void> {
     const signal = shutdown.signal
     if (deadLetters.length > 0) {
       await retryUntilDone(() => deps.deadLetters.send(deadLetters), {
@@ -93,16 +105,16 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       })
     }
     const started = performance.now()
-    const result = await retryUntilDone(() => applyBatch(deps.db, valid), {
+    const result = await retryUntilDone(() => applyPlan(deps.db, plan), {
       signal,
       logger,
       what: 'applying a batch to PostgreSQL',
       onRetry: () => deps.metrics.retries.inc({ dependency: 'postgres' }),
     })
     deps.metrics.transactionSeconds.observe((performance.now() - started) / 1000)
-    await commitOffsets(messages)
+    await commitOffsets(commits)
 
-    deps.metrics.batchSize.observe(messages.length)
+    deps.metrics.batchSize.observe(messages)
     deps.metrics.messages.inc({ outcome: 'applied' }, result.applied)
     deps.metrics.messages.inc({ outcome: 'unchanged' }, result.unchanged)
     deps.metrics.messages.inc({ outcome: 'invalid' }, deadLetters.length)
@@ -111,22 +123,17 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       deps.metrics.newestAppliedMtime.set(newestApplied / 1000)
     }
     logger.debug(
-      { messages: messages.length, applied: result.applied, unchanged: result.unchanged, invalid: deadLetters.length },
+      { messages, applied: result.applied, unchanged: result.unchanged, invalid: deadLetters.length },
       'batch committed',
     )
     await deps.onApplied?.(result)
   }
 
   /** Commits, per partition, the offset after the batch's last message. */
-  async function commitOffsets(batch: ConsumedMessage[]): Promise<void> {
-    const last = new Map<number, ConsumedMessage>()
-    for (const message of batch) {
-      const seen = last.get(message.partition)
-      if (!seen || message.offset > seen.offset) last.set(message.partition, message)
-    }
+  async function commitOffsets(lastPerPartition: readonly ConsumedMessage[]): Promise<void> {
     // A commit queued while the group rebalances can stay pending for good if the session ends
     // another way: give up on it, drop the session, and let the messages come again.
-    const commits = Promise.all([...last.values()].map((message) => message.commit()))
+    const commits = Promise.all(lastPerPartition.map((message) => message.commit()))
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('committing offsets timed out')), COMMIT_TIMEOUT_MS)
@@ -162,7 +169,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           topics: [options.topic],
           sessionTimeoutMs: options.sessionTimeoutMs,
           // One batch ahead: the next batch is fetched while this one is in PostgreSQL.
-          bufferedMessages: options.batchMaxMessages,
+          bufferedMessages: Math.min(options.batchMaxMessages, 2000),
         })
         consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.
@@ -246,7 +253,10 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
 }
 
 interface PreparedBatch {
-  readonly messages: ConsumedMessage[]
-  readonly valid: Rsvp[]
+  /** how many messages the batch had */
+  readonly messages: number
+  readonly plan: EncodedPlan
   readonly deadLetters: OutgoingMessage[]
+  /** the batch's last message of each partition */
+  readonly commits: ConsumedMessage[]
 }

@@ -2,6 +2,7 @@
  * The PostgreSQL adapter: the only module that imports `pg`. A pool with an error listener, plain
  * parameterised queries, and transactions on one checked-out client released in `finally`.
  */
+import { createRequire } from 'node:module'
 import pg from 'pg'
 import type { Logger } from '../observability/logger.ts'
 
@@ -29,6 +30,20 @@ export interface Postgres extends Queryable {
   /** A raw pooled client, for what a query cannot do (COPY streams, advisory locks). Release it when done. */
   connect(): Promise<pg.PoolClient>
   close(): Promise<void>
+}
+
+// pg's own conversion of a parameter to PostgreSQL's text form (what query() does to each value).
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
+  prepareValue(value: unknown): string | Buffer | null
+}
+
+/**
+ * A query parameter in the text form pg would send, worked out now rather than inside query():
+ * turning large arrays into literals is CPU work that a caller can do before its transaction
+ * starts. The result goes to query() as the parameter, unchanged.
+ */
+export function encodeParam(value: unknown): string | Buffer | null {
+  return prepareValue(value)
 }
 
 // int8 (BIGINT) values stay strings by default; ours (ids, counts, epoch ms) fit in a double.

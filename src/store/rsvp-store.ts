@@ -8,15 +8,16 @@
  * racing on the same RSVP during a rebalance all leave the counts exact.
  */
 import {
+  type BatchPlan,
+  type CandidateVersion,
   countDeltas,
-  latestDetails,
-  latestPerRsvp,
+  type LatestDetails,
+  planBatch,
   supersedes,
-  toVersion,
   type VersionChange,
 } from '../domain/merge.ts'
 import type { Rsvp, RsvpVersion } from '../domain/rsvp.ts'
-import type { Postgres, Queryable } from './postgres.ts'
+import { encodeParam, type Postgres, type Queryable } from './postgres.ts'
 
 export interface ApplyResult {
   /** RSVP versions that became current (new RSVPs and strictly newer versions) */
@@ -72,7 +73,7 @@ event_rows AS (
   INSERT INTO events AS e (event_id, yes_rsvps, attendees, details_mtime, name, url, time_ms, group_id, venue_id,
                            details_rsvp_id)
   SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],
-                       $8::bigint[], $9::bigint[], $33::bigint[])
+                       $8::bigint[], $9::bigint[], $10::bigint[])
   ON CONFLICT (event_id) DO UPDATE SET
     yes_rsvps = e.yes_rsvps + excluded.yes_rsvps,
     attendees = e.attendees + excluded.attendees,
@@ -84,22 +85,22 @@ event_rows AS (
 ),
 day_rows AS (
   INSERT INTO event_day_counts AS d (day, event_id, yes_rsvps, attendees)
-  SELECT * FROM unnest($10::date[], $11::text[], $12::int[], $13::int[])
+  SELECT * FROM unnest($11::date[], $12::text[], $13::int[], $14::int[])
   ON CONFLICT (day, event_id) DO UPDATE SET
     yes_rsvps = d.yes_rsvps + excluded.yes_rsvps,
     attendees = d.attendees + excluded.attendees
 ),
 hour_rows AS (
   INSERT INTO event_hour_counts AS h (hour_start, event_id, yes_rsvps, attendees)
-  SELECT * FROM unnest($37::bigint[], $38::text[], $39::int[], $40::int[])
+  SELECT * FROM unnest($15::bigint[], $16::text[], $17::int[], $18::int[])
   ON CONFLICT (hour_start, event_id) DO UPDATE SET
     yes_rsvps = h.yes_rsvps + excluded.yes_rsvps,
     attendees = h.attendees + excluded.attendees
 ),
 group_rows AS (
   INSERT INTO groups AS g (group_id, mtime, name, urlname, city, country, state, lat, lon, topics, rsvp_id)
-  SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::text[], $17::text[], $18::text[], $19::text[],
-                       $20::text[], $21::float8[], $22::float8[], $23::jsonb[], $34::bigint[])
+  SELECT * FROM unnest($19::bigint[], $20::bigint[], $21::text[], $22::text[], $23::text[], $24::text[],
+                       $25::text[], $26::float8[], $27::float8[], $28::jsonb[], $29::bigint[])
   ON CONFLICT (group_id) DO UPDATE SET
     mtime = excluded.mtime, name = excluded.name, urlname = excluded.urlname, city = excluded.city,
     country = excluded.country, state = excluded.state, lat = excluded.lat, lon = excluded.lon,
@@ -108,14 +109,14 @@ group_rows AS (
 ),
 venue_rows AS (
   INSERT INTO venues AS v (venue_id, mtime, name, lat, lon, rsvp_id)
-  SELECT * FROM unnest($24::bigint[], $25::bigint[], $26::text[], $27::float8[], $28::float8[], $35::bigint[])
+  SELECT * FROM unnest($30::bigint[], $31::bigint[], $32::text[], $33::float8[], $34::float8[], $35::bigint[])
   ON CONFLICT (venue_id) DO UPDATE SET
     mtime = excluded.mtime, name = excluded.name, lat = excluded.lat, lon = excluded.lon, rsvp_id = excluded.rsvp_id
   WHERE (excluded.mtime, excluded.rsvp_id) > (v.mtime, v.rsvp_id)
 ),
 member_rows AS (
   INSERT INTO members AS m (member_id, mtime, name, photo, rsvp_id)
-  SELECT * FROM unnest($29::bigint[], $30::bigint[], $31::text[], $32::text[], $36::bigint[])
+  SELECT * FROM unnest($36::bigint[], $37::bigint[], $38::text[], $39::text[], $40::bigint[])
   ON CONFLICT (member_id) DO UPDATE SET
     mtime = excluded.mtime, name = excluded.name, photo = excluded.photo, rsvp_id = excluded.rsvp_id
   WHERE (excluded.mtime, excluded.rsvp_id) > (m.mtime, m.rsvp_id)
@@ -123,45 +124,96 @@ member_rows AS (
 -- Data-modifying CTEs always run to completion, whether or not this SELECT reads them.
 SELECT event_id, details_mtime, details_rsvp_id FROM event_rows`
 
-function versionColumns(rsvps: readonly Rsvp[]): unknown[] {
+function versionColumns(versions: readonly CandidateVersion[]): unknown[] {
   return [
-    rsvps.map((r) => r.rsvpId),
-    rsvps.map((r) => r.mtime),
-    rsvps.map((r) => r.event.eventId),
-    rsvps.map((r) => r.response),
-    rsvps.map((r) => r.guests),
-    rsvps.map((r) => r.member?.memberId ?? null),
+    versions.map((v) => v.rsvpId),
+    versions.map((v) => v.mtime),
+    versions.map((v) => v.eventId),
+    versions.map((v) => v.response),
+    versions.map((v) => v.guests),
+    versions.map((v) => v.memberId ?? null),
   ]
 }
 
+/**
+ * A plan with the parameters that do not depend on the database already encoded: the versions
+ * to insert and the group, venue and member details. Encoding is pure CPU work, so ingest does it
+ * while the previous batch is in its transaction.
+ */
+export interface EncodedPlan {
+  readonly plan: BatchPlan
+  readonly versionParams: readonly unknown[]
+  readonly detailsParams: readonly unknown[]
+}
+
+export function encodePlan(plan: BatchPlan): EncodedPlan {
+  const { groups, venues, members } = plan.details
+  return {
+    plan,
+    versionParams: versionColumns(plan.candidates).map(encodeParam),
+    detailsParams: [
+      groups.map((g) => g.details.groupId),
+      groups.map((g) => g.mtime),
+      groups.map((g) => g.details.name ?? null),
+      groups.map((g) => g.details.urlname ?? null),
+      groups.map((g) => g.details.city ?? null),
+      groups.map((g) => g.details.country ?? null),
+      groups.map((g) => g.details.state ?? null),
+      groups.map((g) => g.details.lat ?? null),
+      groups.map((g) => g.details.lon ?? null),
+      groups.map((g) => JSON.stringify(g.details.topics)),
+      groups.map((g) => g.rsvpId),
+      venues.map((v) => v.details.venueId),
+      venues.map((v) => v.mtime),
+      venues.map((v) => v.details.name ?? null),
+      venues.map((v) => v.details.lat ?? null),
+      venues.map((v) => v.details.lon ?? null),
+      venues.map((v) => v.rsvpId),
+      members.map((m) => m.details.memberId),
+      members.map((m) => m.mtime),
+      members.map((m) => m.details.name ?? null),
+      members.map((m) => m.details.photo ?? null),
+      members.map((m) => m.rsvpId),
+    ].map(encodeParam),
+  }
+}
+
 /** Applies one batch of valid RSVPs (in arrival order) in one transaction. */
-export async function applyBatch(db: Postgres, rsvps: readonly Rsvp[]): Promise<ApplyResult> {
-  if (rsvps.length === 0) {
+export function applyBatch(db: Postgres, rsvps: readonly Rsvp[]): Promise<ApplyResult> {
+  return applyPlan(db, encodePlan(planBatch(rsvps)))
+}
+
+/** Applies a planned batch in one transaction. */
+export async function applyPlan(db: Postgres, encoded: EncodedPlan): Promise<ApplyResult> {
+  const { plan } = encoded
+  if (plan.messages === 0) {
     return { applied: 0, unchanged: 0, newestAppliedMtime: undefined, eventsWithNewDetails: [] }
   }
-  const candidates = latestPerRsvp(rsvps)
-  const details = latestDetails(rsvps)
   return db.withTransaction(async (tx) => {
-    const changes = await writeVersions(tx, candidates)
-    const eventsWithNewDetails = await writeCountsAndDetails(tx, changes, details)
+    const changes = await writeVersions(tx, plan.candidates, encoded.versionParams)
+    const eventsWithNewDetails = await writeCountsAndDetails(tx, changes, plan.details, encoded.detailsParams)
     let newest: number | undefined
     for (const change of changes) if (newest === undefined || change.after.mtime > newest) newest = change.after.mtime
     return {
       applied: changes.length,
-      unchanged: rsvps.length - changes.length,
+      unchanged: plan.messages - changes.length,
       newestAppliedMtime: newest,
       eventsWithNewDetails,
     }
   })
 }
 
-async function writeVersions(tx: Queryable, candidates: readonly Rsvp[]): Promise<VersionChange[]> {
-  const inserted = await tx.query<{ rsvp_id: number }>(INSERT_NEW_RSVPS, versionColumns(candidates))
+async function writeVersions(
+  tx: Queryable,
+  candidates: readonly CandidateVersion[],
+  candidateParams: readonly unknown[],
+): Promise<VersionChange[]> {
+  const inserted = await tx.query<{ rsvp_id: number }>(INSERT_NEW_RSVPS, candidateParams)
   const insertedIds = new Set(inserted.rows.map((row) => row.rsvp_id))
   const changes: VersionChange[] = []
-  const existing: Rsvp[] = []
+  const existing: CandidateVersion[] = []
   for (const candidate of candidates) {
-    if (insertedIds.has(candidate.rsvpId)) changes.push({ before: undefined, after: toVersion(candidate) })
+    if (insertedIds.has(candidate.rsvpId)) changes.push({ before: undefined, after: candidate })
     else existing.push(candidate)
   }
   if (existing.length === 0) return changes
@@ -187,7 +239,7 @@ async function writeVersions(tx: Queryable, candidates: readonly Rsvp[]): Promis
   const updatedIds = new Set(updated.rows.map((row) => row.rsvp_id))
   for (const candidate of newer) {
     if (updatedIds.has(candidate.rsvpId)) {
-      changes.push({ before: current.get(candidate.rsvpId), after: toVersion(candidate) })
+      changes.push({ before: current.get(candidate.rsvpId), after: candidate })
     }
   }
   return changes
@@ -196,7 +248,8 @@ async function writeVersions(tx: Queryable, candidates: readonly Rsvp[]): Promis
 async function writeCountsAndDetails(
   tx: Queryable,
   changes: readonly VersionChange[],
-  details: ReturnType<typeof latestDetails>,
+  details: LatestDetails,
+  detailsParams: readonly unknown[],
 ): Promise<string[]> {
   const deltas = countDeltas(changes)
   // One row per event: its count delta (if any) and its newest details in this batch (if any).
@@ -212,9 +265,6 @@ async function writeCountsAndDetails(
   const eventIds = [...events.keys()].sort()
   const eventRows = eventIds.map((id) => events.get(id) as EventRow)
 
-  const groups = details.groups
-  const venues = details.venues
-  const members = details.members
   const result = await tx.query<{ event_id: string; details_mtime: number | null; details_rsvp_id: number | null }>(
     APPLY_COUNTS_AND_DETAILS,
     [
@@ -227,37 +277,17 @@ async function writeCountsAndDetails(
       eventRows.map((r) => r.at?.details.time ?? null),
       eventRows.map((r) => r.at?.details.groupId ?? null),
       eventRows.map((r) => r.at?.details.venueId ?? null),
+      eventRows.map((r) => r.at?.rsvpId ?? null),
       deltas.days.map((d) => d.day),
       deltas.days.map((d) => d.eventId),
       deltas.days.map((d) => d.yes),
       deltas.days.map((d) => d.attendees),
-      groups.map((g) => g.details.groupId),
-      groups.map((g) => g.mtime),
-      groups.map((g) => g.details.name ?? null),
-      groups.map((g) => g.details.urlname ?? null),
-      groups.map((g) => g.details.city ?? null),
-      groups.map((g) => g.details.country ?? null),
-      groups.map((g) => g.details.state ?? null),
-      groups.map((g) => g.details.lat ?? null),
-      groups.map((g) => g.details.lon ?? null),
-      groups.map((g) => JSON.stringify(g.details.topics)),
-      venues.map((v) => v.details.venueId),
-      venues.map((v) => v.mtime),
-      venues.map((v) => v.details.name ?? null),
-      venues.map((v) => v.details.lat ?? null),
-      venues.map((v) => v.details.lon ?? null),
-      members.map((m) => m.details.memberId),
-      members.map((m) => m.mtime),
-      members.map((m) => m.details.name ?? null),
-      members.map((m) => m.details.photo ?? null),
-      eventRows.map((r) => r.at?.rsvpId ?? null),
-      groups.map((g) => g.rsvpId),
-      venues.map((v) => v.rsvpId),
-      members.map((m) => m.rsvpId),
       deltas.hours.map((h) => h.hourStart),
       deltas.hours.map((h) => h.eventId),
       deltas.hours.map((h) => h.yes),
       deltas.hours.map((h) => h.attendees),
+      // $19 onwards: groups, venues and members, encoded before the transaction (encodePlan)
+      ...detailsParams,
     ],
   )
   // The row took our details exactly when it now carries the (mtime, rsvp_id) of the message we sent.

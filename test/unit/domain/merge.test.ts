@@ -3,11 +3,12 @@ import { describe, test } from 'node:test'
 import {
   type CountDeltas,
   countDeltas,
+  createBatchPlanner,
   type DetailsAt,
   hourStartOf,
-  latestDetails,
-  latestPerRsvp,
+  planBatch,
   supersedes,
+  toCandidate,
   toVersion,
   type VersionChange,
 } from '../../../src/domain/merge.ts'
@@ -17,6 +18,9 @@ const DAY = 86_400_000
 const HOUR = 3_600_000
 // 2021-03-01T12:00:00Z: mid-day, so small offsets stay on one UTC day.
 const NOON = Date.parse('2021-03-01T12:00:00Z')
+
+const candidatesOf = (batch: readonly Rsvp[]) => planBatch(batch).candidates
+const detailsOf = (batch: readonly Rsvp[]) => planBatch(batch).details
 
 interface RsvpSpec {
   rsvpId?: number
@@ -97,38 +101,80 @@ describe('toVersion', () => {
   })
 })
 
-describe('latestPerRsvp', () => {
+describe('toCandidate', () => {
+  test('should keep what counting needs and the member who made the version', () => {
+    const full = rsvp({ rsvpId: 42, mtime: 123, response: 'no', guests: 3, eventId: 'abc', member: member(9, 'm') })
+    assert.deepEqual(toCandidate(full), {
+      rsvpId: 42,
+      mtime: 123,
+      eventId: 'abc',
+      response: 'no',
+      guests: 3,
+      memberId: 9,
+    })
+    assert.equal(toCandidate(rsvp({ rsvpId: 1 })).memberId, undefined)
+  })
+})
+
+describe('createBatchPlanner', () => {
+  test('should give the plan of the whole batch however it is fed, and count every message', () => {
+    const batch = [
+      rsvp({ rsvpId: 3, mtime: NOON, group: group(1, 'old') }),
+      rsvp({ rsvpId: 3, mtime: NOON + 5, response: 'no', group: group(1, 'newer') }),
+      rsvp({ rsvpId: 1, mtime: NOON + 1, venue: venue(7, 'v') }),
+      rsvp({ rsvpId: 3, mtime: NOON + 2, group: group(1, 'stale') }),
+    ]
+    const planner = createBatchPlanner()
+    for (const r of batch) planner.add(r)
+    const plan = planner.finish()
+    assert.deepEqual(plan, planBatch(batch))
+    assert.equal(plan.messages, 4)
+    assert.deepEqual(
+      plan.candidates.map((c) => [c.rsvpId, c.mtime]),
+      [
+        [1, NOON + 1],
+        [3, NOON + 5],
+      ],
+    )
+    assert.deepEqual(
+      plan.details.groups.map((g) => g.details.name),
+      ['newer'],
+    )
+  })
+})
+
+describe('planBatch: candidates', () => {
   test('should return nothing for an empty batch', () => {
-    assert.deepEqual(latestPerRsvp([]), [])
+    assert.deepEqual(candidatesOf([]), [])
   })
 
   test('should collapse byte-identical resends into one', () => {
     const a = rsvp({ rsvpId: 7 })
-    const result = latestPerRsvp([a, { ...a }, { ...a }])
+    const result = candidatesOf([a, { ...a }, { ...a }])
     assert.equal(result.length, 1)
-    assert.deepEqual(result[0], a)
+    assert.deepEqual(result[0], toCandidate(a))
   })
 
   test('should keep the newer version when a truncated-mtime resend arrives after it', () => {
     const precise = rsvp({ rsvpId: 7, mtime: 1_489_925_470_960, guests: 1 })
     const truncated = { ...precise, mtime: 1_489_925_470_000 }
-    assert.deepEqual(latestPerRsvp([precise, truncated]), [precise])
+    assert.deepEqual(candidatesOf([precise, truncated]), [toCandidate(precise)])
   })
 
   test('should keep the greatest mtime whatever the arrival order', () => {
     const v1 = rsvp({ rsvpId: 7, mtime: 1000, response: 'yes' })
     const v2 = rsvp({ rsvpId: 7, mtime: 2000, response: 'no' })
     const v3 = rsvp({ rsvpId: 7, mtime: 3000, response: 'yes', guests: 2 })
-    assert.deepEqual(latestPerRsvp([v2, v3, v1]), [v3])
-    assert.deepEqual(latestPerRsvp([v3, v1, v2]), [v3])
-    assert.deepEqual(latestPerRsvp([v1, v2, v3]), [v3])
+    assert.deepEqual(candidatesOf([v2, v3, v1]), [toCandidate(v3)])
+    assert.deepEqual(candidatesOf([v3, v1, v2]), [toCandidate(v3)])
+    assert.deepEqual(candidatesOf([v1, v2, v3]), [toCandidate(v3)])
   })
 
   test('should keep the earlier version on an equal mtime', () => {
     const first = rsvp({ rsvpId: 7, mtime: 1000, response: 'yes' })
     const second = rsvp({ rsvpId: 7, mtime: 1000, response: 'no' })
-    assert.equal(latestPerRsvp([first, second])[0], first)
-    assert.equal(latestPerRsvp([second, first])[0], second)
+    assert.deepEqual(candidatesOf([first, second]), [toCandidate(first)])
+    assert.deepEqual(candidatesOf([second, first]), [toCandidate(second)])
   })
 
   test('should return one version per rsvpId sorted by rsvpId ascending (numerically)', () => {
@@ -138,7 +184,7 @@ describe('latestPerRsvp', () => {
       rsvp({ rsvpId: 100 }),
       rsvp({ rsvpId: 4, mtime: NOON + 1 }),
     ]
-    const result = latestPerRsvp(batch)
+    const result = candidatesOf(batch)
     assert.deepEqual(
       result.map((r) => [r.rsvpId, r.mtime]),
       [
@@ -327,9 +373,9 @@ describe('countDeltas', () => {
   })
 })
 
-describe('latestDetails', () => {
+describe('planBatch: details', () => {
   test('should return empty lists for an empty batch', () => {
-    assert.deepEqual(latestDetails([]), { events: [], groups: [], venues: [], members: [] })
+    assert.deepEqual(detailsOf([]), { events: [], groups: [], venues: [], members: [] })
   })
 
   test('should take event details from the greatest mtime regardless of arrival order', () => {
@@ -339,7 +385,7 @@ describe('latestDetails', () => {
       [older, newer],
       [newer, older],
     ]) {
-      const events = latestDetails(batch).events
+      const events = detailsOf(batch).events
       assert.equal(events.length, 1)
       assert.equal(events[0]?.mtime, 2000)
       assert.equal(events[0]?.details.name, 'New name')
@@ -365,7 +411,7 @@ describe('latestDetails', () => {
       [older, newer],
       [newer, older],
     ]) {
-      const details = latestDetails(batch)
+      const details = detailsOf(batch)
       assert.deepEqual(details.groups, [{ mtime: 2000, rsvpId: 2, details: group(5, 'g-new') }])
       assert.deepEqual(details.venues, [{ mtime: 2000, rsvpId: 2, details: venue(6, 'v-new') }])
       assert.deepEqual(details.members, [{ mtime: 2000, rsvpId: 2, details: member(7, 'm-new') }])
@@ -379,7 +425,7 @@ describe('latestDetails', () => {
       [lower, higher],
       [higher, lower],
     ]) {
-      const details = latestDetails(batch)
+      const details = detailsOf(batch)
       assert.equal(details.events[0]?.details.name, 'Higher')
       assert.equal(details.groups[0]?.details.name, 'higher')
       assert.equal(details.groups[0]?.rsvpId, 2)
@@ -396,10 +442,10 @@ describe('latestDetails', () => {
     const twoCurrent = rsvp({ rsvpId: 2, mtime: 6000, eventId: 'e' })
     const batch = [oneCurrent, oneSuperseded, twoSupersededA, twoSupersededB, twoCurrent]
     assert.deepEqual(
-      latestPerRsvp(batch).map((r) => r.mtime),
+      candidatesOf(batch).map((r) => r.mtime),
       [3000, 6000],
     )
-    const details = latestDetails(batch)
+    const details = detailsOf(batch)
     assert.deepEqual(
       details.events.map((e) => [e.details.eventId, e.mtime]),
       [
@@ -419,7 +465,7 @@ describe('latestDetails', () => {
   test('should link the event to the group and venue of its winning message only', () => {
     const withVenue = rsvp({ rsvpId: 1, mtime: 1000, eventId: 'e', group: group(5, 'g'), venue: venue(6, 'v') })
     const withoutVenue = rsvp({ rsvpId: 2, mtime: 2000, eventId: 'e', group: group(8, 'moved') })
-    const details = latestDetails([withVenue, withoutVenue])
+    const details = detailsOf([withVenue, withoutVenue])
     assert.deepEqual(details.events, [
       {
         mtime: 2000,
@@ -436,7 +482,7 @@ describe('latestDetails', () => {
   })
 
   test('should skip absent groups, venues and members', () => {
-    const details = latestDetails([rsvp({ rsvpId: 1 })])
+    const details = detailsOf([rsvp({ rsvpId: 1 })])
     assert.equal(details.events.length, 1)
     assert.deepEqual([details.groups, details.venues, details.members], [[], [], []])
   })
@@ -447,7 +493,7 @@ describe('latestDetails', () => {
       rsvp({ rsvpId: 2, eventId: 'B', group: group(9, 'y'), venue: venue(99, 'y'), member: member(3, 'y') }),
       rsvp({ rsvpId: 3, eventId: 'a', group: group(1, 'z'), venue: venue(5, 'z'), member: member(100, 'z') }),
     ]
-    const details = latestDetails(batch)
+    const details = detailsOf(batch)
     assert.deepEqual(
       details.events.map((e) => e.details.eventId),
       ['B', 'a', 'b'],
@@ -487,17 +533,17 @@ function emptyState(): MemoryState {
 
 function applyBatch(state: MemoryState, batch: readonly Rsvp[]): void {
   const changes: VersionChange[] = []
-  for (const candidate of latestPerRsvp(batch)) {
+  for (const candidate of candidatesOf(batch)) {
     const current = state.versions.get(candidate.rsvpId)
     if (!supersedes(candidate, current)) continue
-    const after = toVersion(candidate)
+    const { memberId: _member, ...after } = candidate
     changes.push({ before: current, after })
     state.versions.set(candidate.rsvpId, after)
   }
   const deltas = countDeltas(changes)
   for (const d of deltas.events) addTally(state.events, d.eventId, d)
   for (const d of deltas.days) addTally(state.days, `${d.day} ${d.eventId}`, d)
-  const details = latestDetails(batch)
+  const details = detailsOf(batch)
   for (const at of details.events) mergeDetails(state.details, `event ${at.details.eventId}`, at)
   for (const at of details.groups) mergeDetails(state.details, `group ${at.details.groupId}`, at)
   for (const at of details.venues) mergeDetails(state.details, `venue ${at.details.venueId}`, at)
