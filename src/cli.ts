@@ -107,9 +107,10 @@ Exactly one of --file and --generate. A file's lines go byte for byte, malformed
 (that is how the dead-letter topic gets tested), keyed by their rsvp_id when they have one; blank
 lines are skipped and a CRLF line ending loses its \\r. Progress goes to stderr (a bar on a
 terminal), the summary (sent, failed, seconds, rate) to stdout. Ctrl-C lets the send under way
-finish, prints the summary and exits 130 (a second Ctrl-C quits at once); a send that fails after
-the client's retries exits 1. Kafka settings come from the environment like every command's
-(KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_PARTITIONS; see 'rsvp-topk --help').
+finish, prints the summary and exits 130 (a second Ctrl-C quits at once); a send that still fails
+after about 30 s of retries (Kafka gone) exits 1. Only the Kafka settings are read from the
+environment (KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_PARTITIONS; see 'rsvp-topk --help'): no database
+or Redis is needed.
 
 Examples:
   rsvp-topk produce --generate 1000000                     a million RSVPs, as fast as possible

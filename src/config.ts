@@ -68,6 +68,14 @@ class Problems {
     this.list.push(message)
     return undefined
   }
+  throwIfAny(): void {
+    if (this.list.length === 0) return
+    throw new AppError(
+      ErrorCodes.CONFIG_INVALID,
+      `invalid configuration:\n${this.list.map((p) => `  - ${p}`).join('\n')}`,
+      { problems: this.list },
+    )
+  }
 }
 
 function readSetting(env: Env, name: string, problems: Problems, secret = false): string | undefined {
@@ -204,23 +212,14 @@ function deepFreeze<T>(value: T): T {
  */
 export function loadConfig(env: Env = process.env): Config {
   const problems = new Problems()
-  const brokers = parseBrokers(required(env, 'KAFKA_BROKERS', problems), problems)
-  const topic = topicName(env, 'KAFKA_TOPIC', 'rsvps', problems)
+  const kafka = kafkaSection(env, problems)
   const database = parseDatabaseUrl(required(env, 'DATABASE_URL', problems, true), problems)
   const ring = parseRedisRing(required(env, 'REDIS_RING', problems, true), problems)
   const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
   if (!LogLevels.includes(logLevel)) problems.add(`LOG_LEVEL must be one of ${LogLevels.join(', ')}, not '${logLevel}'`)
 
   const config = {
-    kafka: {
-      brokers,
-      topic,
-      dlqTopic: `${topic}.dlq`,
-      groupId: topicName(env, 'KAFKA_GROUP_ID', 'rsvp-topk', problems),
-      clientId: env.KAFKA_CLIENT_ID || 'rsvp-topk',
-      partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 10_000, problems),
-      sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000, problems),
-    },
+    kafka,
     postgres: {
       safeUrl: database.safeUrl,
       dataSet: database.dataSet,
@@ -244,13 +243,30 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
   }
   Object.defineProperty(config.postgres, 'url', { value: database.url, enumerable: false })
-
-  if (problems.list.length > 0) {
-    throw new AppError(
-      ErrorCodes.CONFIG_INVALID,
-      `invalid configuration:\n${problems.list.map((p) => `  - ${p}`).join('\n')}`,
-      { problems: problems.list },
-    )
-  }
+  problems.throwIfAny()
   return deepFreeze(config as unknown as Config)
+}
+
+/**
+ * Only the Kafka settings, for commands that use nothing else (`produce`): they should not ask
+ * for a database or a Redis ring they never reach.
+ */
+export function loadKafkaConfig(env: Env = process.env): Config['kafka'] {
+  const problems = new Problems()
+  const kafka = kafkaSection(env, problems)
+  problems.throwIfAny()
+  return deepFreeze(kafka as Config['kafka'])
+}
+
+function kafkaSection(env: Env, problems: Problems): Record<keyof Config['kafka'], unknown> {
+  const topic = topicName(env, 'KAFKA_TOPIC', 'rsvps', problems)
+  return {
+    brokers: parseBrokers(required(env, 'KAFKA_BROKERS', problems), problems),
+    topic,
+    dlqTopic: `${topic}.dlq`,
+    groupId: topicName(env, 'KAFKA_GROUP_ID', 'rsvp-topk', problems),
+    clientId: env.KAFKA_CLIENT_ID || 'rsvp-topk',
+    partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 10_000, problems),
+    sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000, problems),
+  }
 }

@@ -5,7 +5,7 @@
  * 130 after Ctrl-C (SIGINT) and 143 after SIGTERM, once the send under way has finished.
  */
 import cliProgress from 'cli-progress'
-import { loadConfig } from '../config.ts'
+import { loadKafkaConfig } from '../config.ts'
 import { AppError, ErrorCodes } from '../errors.ts'
 import { createRawProducer, ensureTopics, type OutgoingMessage } from '../kafka/client.ts'
 import { openLineSource } from '../producer/file-lines.ts'
@@ -209,30 +209,34 @@ async function openSource(options: ProduceOptions, topic: string): Promise<Messa
   }
 }
 
+const SEND_RETRIES = 30
+
 /** Runs the command and returns its exit code; usage and connection errors are thrown as AppErrors. */
 export async function runProduce(flags: ProduceFlags): Promise<number> {
   const options = parseProduceOptions(flags)
-  const config = loadConfig()
-  const topic = options.topic ?? config.kafka.topic
+  const kafka = loadKafkaConfig()
+  const topic = options.topic ?? kafka.topic
   const source = await openSource(options, topic)
   let created: string[]
   try {
-    created = await ensureTopics(config.kafka, [{ name: topic, partitions: config.kafka.partitions }])
+    created = await ensureTopics(kafka, [{ name: topic, partitions: kafka.partitions }])
   } catch (error) {
     source.close()
     // the adapter's message ("Listing topics failed") hides the reason, such as a refused connection
     const reason = describeError((error as Error).cause ?? error)
-    throw new AppError(ErrorCodes.DEPENDENCY_FAILED, `produce: Kafka at ${config.kafka.brokers.join(',')}: ${reason}`, {
+    throw new AppError(ErrorCodes.DEPENDENCY_FAILED, `produce: Kafka at ${kafka.brokers.join(',')}: ${reason}`, {
       cause: error,
       retryable: true,
     })
   }
-  const producer = createRawProducer(config.kafka)
+  // A bounded number of retries (about half a minute): a broker that stays away fails the run
+  // (exit 1) instead of leaving it waiting for good.
+  const producer = createRawProducer(kafka, { retries: SEND_RETRIES })
   if (options.progress) {
     const input = options.file === '-' ? 'stdin' : options.file
     const what = input ?? `${source.totalMessages} generated messages`
     const how = options.rate === undefined ? 'as fast as possible' : `at ${options.rate} msg/s`
-    const fresh = created.length > 0 ? ` (created with ${config.kafka.partitions} partitions)` : ''
+    const fresh = created.length > 0 ? ` (created with ${kafka.partitions} partitions)` : ''
     process.stderr.write(`rsvp-topk produce: sending ${what} to ${topic}${fresh}, ${how}\n`)
   }
 

@@ -132,13 +132,24 @@ export interface RawProducer {
   close(): Promise<void>
 }
 
-export function createRawProducer(connection: KafkaConnection): RawProducer {
+export interface RawProducerOptions {
+  /**
+   * How often a failed send is retried, a second apart, before send() rejects. Unlimited by
+   * default: the service's own retry loop decides when to give up.
+   */
+  readonly retries?: number
+}
+
+export function createRawProducer(connection: KafkaConnection, options: RawProducerOptions = {}): RawProducer {
   const producer = new Producer({
     clientId: `${connection.clientId}-producer`,
     bootstrapBrokers: [...connection.brokers],
     acks: ProduceAcks.ALL,
-    // Idempotence makes the broker drop the producer's own retried duplicates.
+    // Idempotence makes the broker drop the producer's own retried duplicates. The client then
+    // retries without limit unless told a limit above 1.
     idempotent: true,
+    retries: options.retries === undefined ? Number.MAX_SAFE_INTEGER : Math.max(options.retries, 2),
+    retryDelay: 1000,
   })
   let closed = false
   return {

@@ -170,9 +170,16 @@ describe('rsvp-topk produce', () => {
     }
   })
 
-  test('--generate 500 --seed 7 should send exactly the generator stream for that seed', async (t) => {
+  test('--generate 500 --seed 7 should send exactly the generator stream for that seed, with only Kafka configured', async (t) => {
     const topic = uniqueName('produce-gen')
-    const run = await produce(['--generate', '500', '--seed', '7', '--topic', topic]).done
+    // produce reaches only Kafka, so it must not ask for a database or a Redis ring
+    const env = {
+      DATABASE_URL: undefined,
+      DATABASE_URL_FILE: undefined,
+      REDIS_RING: undefined,
+      REDIS_RING_FILE: undefined,
+    }
+    const run = await produce(['--generate', '500', '--seed', '7', '--topic', topic], { env }).done
     assert.equal(run.code, 0, run.stderr)
     assert.match(run.stdout, /^produce: sent 500, failed 0, /m)
 

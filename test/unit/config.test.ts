@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { loadConfig } from '../../src/config.ts'
+import { loadConfig, loadKafkaConfig } from '../../src/config.ts'
 import { ErrorCodes, isAppError } from '../../src/errors.ts'
 
 const valid = {
@@ -107,5 +107,29 @@ describe('loadConfig', () => {
     assert.throws(() => {
       ;(config.kafka as { topic: string }).topic = 'other'
     }, TypeError)
+  })
+})
+
+describe('loadKafkaConfig', () => {
+  test('should need only the Kafka settings, and give the same section loadConfig does', () => {
+    const kafka = loadKafkaConfig({ KAFKA_BROKERS: valid.KAFKA_BROKERS, KAFKA_TOPIC: 'stream' })
+    assert.deepEqual(kafka, loadConfig({ ...valid, KAFKA_TOPIC: 'stream' }).kafka)
+    assert.equal(kafka.dlqTopic, 'stream.dlq')
+    assert.ok(Object.isFrozen(kafka))
+  })
+
+  test('should report every wrong Kafka setting at once, and nothing about the database or Redis', () => {
+    try {
+      loadKafkaConfig({ KAFKA_PARTITIONS: '0', KAFKA_TOPIC: 'bad topic!' })
+      assert.fail('expected loadKafkaConfig to throw')
+    } catch (error) {
+      assert.ok(isAppError(error, ErrorCodes.CONFIG_INVALID), 'expected a CONFIG_INVALID error')
+      const problems = error.context.problems as string[]
+      assert.equal(problems.length, 3, problems.join('\n'))
+      assert.ok(problems.some((p) => p.includes('KAFKA_BROKERS')))
+      assert.ok(problems.some((p) => p.includes('KAFKA_PARTITIONS')))
+      assert.ok(problems.some((p) => p.includes('KAFKA_TOPIC')))
+      assert.ok(!problems.some((p) => /DATABASE_URL|REDIS_RING/.test(p)))
+    }
   })
 })
