@@ -83,21 +83,42 @@ function startIngest(): { child: ChildProcess; metricsUrl?: string } {
   return started
 }
 
-async function consumed(metricsUrl: string | undefined): Promise<number> {
-  if (!metricsUrl) return 0
+interface Sample {
+  consumed: number
+  /** the process's memory as its own metrics report it, in MB */
+  memory: { rss: number; heapTotal: number; heapUsed: number; external: number }
+}
+
+async function sample(metricsUrl: string | undefined): Promise<Sample | undefined> {
+  if (!metricsUrl) return undefined
   const text = await (await fetch(metricsUrl)).text()
-  let sum = 0
+  let consumed = 0
   for (const match of text.matchAll(/^rsvp_topk_ingest_messages_total\{outcome="\w+"\} (\d+)/gm))
-    sum += Number(match[1])
-  return sum
+    consumed += Number(match[1])
+  const mb = (name: string) =>
+    Math.round(Number(new RegExp(`^rsvp_topk_${name} (\\S+)`, 'm').exec(text)?.[1] ?? 0) / 2 ** 20)
+  return {
+    consumed,
+    memory: {
+      rss: mb('process_resident_memory_bytes'),
+      heapTotal: mb('nodejs_heap_size_total_bytes'),
+      heapUsed: mb('nodejs_heap_size_used_bytes'),
+      external: mb('nodejs_external_memory_bytes'),
+    },
+  }
 }
 
 let done = 0
 let peakRss = 0
+// Where the memory was when a process's resident set was largest: V8's heap, memory outside it
+// (Buffers), and the rest (code, the allocator's free lists, thread stacks).
+let peakMemory: Sample['memory'] | undefined
 let lastReport = performance.now()
 while (done < total) {
   await sleep(200)
-  done = (await Promise.all(processes.map((p) => consumed(p.metricsUrl)))).reduce((a, b) => a + b, 0)
+  const samples = await Promise.all(processes.map((p) => sample(p.metricsUrl)))
+  done = samples.reduce((sum, s) => sum + (s?.consumed ?? 0), 0)
+  for (const s of samples) if (s && s.memory.rss > (peakMemory?.rss ?? 0)) peakMemory = s.memory
   if (performance.now() - lastReport > 5000) {
     lastReport = performance.now()
     console.log(`  ingested ${done.toLocaleString()} / ${total.toLocaleString()}`)
@@ -130,11 +151,18 @@ const result = {
   produce_msgs_per_s: producedPerSecond,
   distinct_rsvps_stored: stored.rows[0]?.n,
   service_peak_rss_mb: peakRss,
+  memory_at_peak_mb: peakMemory,
   machine: { ...machine(), node: process.version },
 }
 console.log(
   `\ningest: ${result.ingest_rsvps_per_s.toLocaleString()} RSVPs/s (${total.toLocaleString()} messages in ${result.ingest_seconds} s; peak RSS ${result.service_peak_rss_mb} MB)`,
 )
+if (peakMemory) {
+  const { rss, heapTotal, heapUsed, external } = peakMemory
+  console.log(
+    `memory at the largest sampled RSS (${rss} MB): V8 heap ${heapTotal} MB (${heapUsed} MB in use), outside the heap (Buffers) ${external} MB, the rest ${rss - heapTotal - external} MB`,
+  )
+}
 
 // Where the service's CPU time went, by self time of the profile's nodes.
 const profileFile = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))

@@ -169,7 +169,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           topics: [options.topic],
           sessionTimeoutMs: options.sessionTimeoutMs,
           // One batch ahead: the next batch is fetched while this one is in PostgreSQL.
-          bufferedMessages: Math.min(options.batchMaxMessages, 2000),
+          bufferedMessages: options.batchMaxMessages,
         })
         consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.
