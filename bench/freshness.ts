@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
-import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
+import { createRawProducer, deleteTopics, ensureTopics } from '../src/kafka/client.ts'
 import { generateStream } from '../src/producer/generator.ts'
 import { freePort } from '../test/helpers.ts'
 import { createFreshDatabase, machine, peakRssMb } from './support.ts'
@@ -155,6 +155,7 @@ export async function runFreshnessBench(options: { rate: number; seconds: number
       await once(service, 'exit')
     }
     await database.drop()
+    await deleteTopics(config.kafka, [run, `${run}.dlq`])
   }
 }
 

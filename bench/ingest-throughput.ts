@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
+import { deleteTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { createFreshDatabase, fillTopic, machine, peakRssMb } from './support.ts'
@@ -141,6 +142,7 @@ const db = createPostgres({ url: database.url, poolSize: 1 }, { logger })
 const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
 await db.close()
 await database.drop()
+await deleteTopics(config.kafka, [run, `${run}.dlq`])
 
 const result = {
   messages: total,

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { from as copyFrom } from 'pg-copy-streams'
 import { loadConfig } from '../src/config.ts'
 import { parseRsvp } from '../src/domain/parse-rsvp.ts'
-import { createGroupConsumer } from '../src/kafka/client.ts'
+import { createGroupConsumer, deleteTopics } from '../src/kafka/client.ts'
 import { generateStream } from '../src/producer/generator.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { createFreshDatabase, fillTopic, machine, silent } from './support.ts'
@@ -86,6 +86,7 @@ export async function runRawBench(options: { messages: number; seed: number; eve
   } finally {
     await db.close()
     await database.drop()
+    await deleteTopics(config.kafka, [run, `${run}.dlq`])
   }
   return { raw_consume_msgs_per_s, raw_copy_rows_per_s }
 }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createFreshDatabase, type FreshDatabase } from '../bench/support.ts'
 import { loadConfig } from '../src/config.ts'
+import { deleteTopics } from '../src/kafka/client.ts'
 import { generateStream } from '../src/producer/generator.ts'
 import { computeExpected, topK } from '../test/support/contract-oracle.ts'
 
@@ -142,6 +143,9 @@ async function cleanUp(): Promise<void> {
   }
   await demoDatabase?.drop().catch((error: unknown) => {
     process.stderr.write(`demo: could not drop the database ${database}: ${String(error)}\n`)
+  })
+  await deleteTopics(config.kafka, [topic, `${topic}.dlq`]).catch((error: unknown) => {
+    process.stderr.write(`demo: could not delete the topic ${topic}: ${String(error)}\n`)
   })
 }
 

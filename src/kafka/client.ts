@@ -87,6 +87,21 @@ async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
   }
 }
 
+/**
+ * Deletes the topics that exist (others are skipped): benchmarks, demos and tests remove what they
+ * made, so repeated runs do not fill the broker's disk.
+ */
+export async function deleteTopics(connection: KafkaConnection, topics: readonly string[]): Promise<void> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const existing = new Set(await admin.listTopics())
+    const present = topics.filter((name) => existing.has(name))
+    if (present.length > 0) await admin.deleteTopics({ topics: present })
+  } finally {
+    await admin.close()
+  }
+}
+
 /** Partition count per topic, as the broker reports it. */
 export async function describeTopics(
   connection: KafkaConnection,

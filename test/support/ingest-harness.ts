@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { createRawProducer, ensureTopics } from '../../src/kafka/client.ts'
+import { createRawProducer, deleteTopics, ensureTopics } from '../../src/kafka/client.ts'
 import type { GeneratedMessage } from '../../src/producer/generator.ts'
 import { migrate } from '../../src/store/migrate.ts'
 import type { Postgres } from '../../src/store/postgres.ts'
@@ -44,6 +44,7 @@ export async function createIngestFixture(t: TestContext, partitions = 6): Promi
       }
     }
   })
+  t.after(() => deleteTopics(config.kafka, [topic, `${topic}.dlq`]))
   const { url, db } = await createTestDatabase(t)
   // Migrated here too, so the test can read the tables before the first ingest process is up.
   await migrate(db, { logger: silentLogger })
