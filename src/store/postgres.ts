@@ -43,7 +43,13 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
  * starts. The result goes to query() as the parameter, unchanged.
  */
 export function encodeParam(value: unknown): string | Buffer | null {
-  return prepareValue(value)
+  const encoded = prepareValue(value)
+  // pg builds an array literal by appending element after element, which V8 keeps as a rope of
+  // one small string object per piece, hundreds of thousands per batch, all alive until the
+  // batch is sent. Measuring the UTF-8 length flattens the rope into one string now (the send
+  // would do the same later), so the pieces die young instead of filling the heap.
+  if (typeof encoded === 'string') Buffer.byteLength(encoded)
+  return encoded
 }
 
 // int8 (BIGINT) values stay strings by default; ours (ids, counts, epoch ms) fit in a double.
