@@ -42,7 +42,11 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
  * turning large arrays into literals is CPU work that a caller can do before its transaction
  * starts. The result goes to query() as the parameter, unchanged.
  */
-export function encodeParam(value: unknown): string | Buffer | null {
+/** A query parameter already in the form pg sends. */
+export type EncodedParam = string | Buffer | null
+
+export function encodeParam(value: unknown): EncodedParam {
+  if (isNumberArray(value)) return numberArrayLiteral(value)
   const encoded = prepareValue(value)
   // pg builds an array literal by appending element after element, which V8 keeps as a rope of
   // one small string object per piece, hundreds of thousands per batch, all alive until the
@@ -50,6 +54,21 @@ export function encodeParam(value: unknown): string | Buffer | null {
   // would do the same later), so the pieces die young instead of filling the heap.
   if (typeof encoded === 'string') Buffer.byteLength(encoded)
   return encoded
+}
+
+function isNumberArray(value: unknown): value is readonly (number | null | undefined)[] {
+  if (!Array.isArray(value)) return false
+  for (const item of value) if (item != null && typeof item !== 'number') return false
+  return true
+}
+
+/**
+ * The literal pg would send for an array of numbers ('{1,NULL,2.5}'), written in one pass: pg
+ * quotes each element and runs two regular expressions over it, the largest cost of encoding a
+ * batch. The digits are the same (Number#toString); quotes around numbers change nothing.
+ */
+function numberArrayLiteral(values: readonly (number | null | undefined)[]): string {
+  return `{${values.map((v) => (v == null ? 'NULL' : String(v))).join(',')}}`
 }
 
 // int8 (BIGINT) values stay strings by default; ours (ids, counts, epoch ms) fit in a double.

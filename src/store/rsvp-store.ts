@@ -17,7 +17,7 @@ import {
   type VersionChange,
 } from '../domain/merge.ts'
 import type { Rsvp, RsvpVersion } from '../domain/rsvp.ts'
-import { encodeParam, type Postgres, type Queryable } from './postgres.ts'
+import { type EncodedParam, encodeParam, type Postgres, type Queryable } from './postgres.ts'
 
 export interface ApplyResult {
   /** RSVP versions that became current (new RSVPs and strictly newer versions) */
@@ -142,8 +142,8 @@ function versionColumns(versions: readonly CandidateVersion[]): unknown[] {
  */
 export interface EncodedPlan {
   readonly plan: BatchPlan
-  readonly versionParams: readonly unknown[]
-  readonly detailsParams: readonly unknown[]
+  readonly versionParams: readonly EncodedParam[]
+  readonly detailsParams: readonly EncodedParam[]
 }
 
 export function encodePlan(plan: BatchPlan): EncodedPlan {
@@ -206,7 +206,7 @@ export async function applyPlan(db: Postgres, encoded: EncodedPlan): Promise<App
 async function writeVersions(
   tx: Queryable,
   candidates: readonly CandidateVersion[],
-  candidateParams: readonly unknown[],
+  candidateParams: readonly EncodedParam[],
 ): Promise<VersionChange[]> {
   const inserted = await tx.query<{ rsvp_id: number }>(INSERT_NEW_RSVPS, candidateParams)
   const insertedIds = new Set(inserted.rows.map((row) => row.rsvp_id))
@@ -220,7 +220,7 @@ async function writeVersions(
 
   const locked = await tx.query<{ rsvp_id: number; mtime: number; event_id: string; response: string; guests: number }>(
     LOCK_CURRENT_VERSIONS,
-    [existing.map((r) => r.rsvpId)],
+    [encodeParam(existing.map((r) => r.rsvpId))],
   )
   const current = new Map<number, RsvpVersion>()
   for (const row of locked.rows) {
@@ -235,7 +235,7 @@ async function writeVersions(
   const newer = existing.filter((candidate) => supersedes(candidate, current.get(candidate.rsvpId)))
   if (newer.length === 0) return changes
 
-  const updated = await tx.query<{ rsvp_id: number }>(UPDATE_TO_NEWER_VERSIONS, versionColumns(newer))
+  const updated = await tx.query<{ rsvp_id: number }>(UPDATE_TO_NEWER_VERSIONS, versionColumns(newer).map(encodeParam))
   const updatedIds = new Set(updated.rows.map((row) => row.rsvp_id))
   for (const candidate of newer) {
     if (updatedIds.has(candidate.rsvpId)) {
@@ -249,7 +249,7 @@ async function writeCountsAndDetails(
   tx: Queryable,
   changes: readonly VersionChange[],
   details: LatestDetails,
-  detailsParams: readonly unknown[],
+  detailsParams: readonly EncodedParam[],
 ): Promise<string[]> {
   const deltas = countDeltas(changes)
   // One row per event: its count delta (if any) and its newest details in this batch (if any).
@@ -286,9 +286,10 @@ async function writeCountsAndDetails(
       deltas.hours.map((h) => h.eventId),
       deltas.hours.map((h) => h.yes),
       deltas.hours.map((h) => h.attendees),
+    ]
+      .map(encodeParam)
       // $19 onwards: groups, venues and members, encoded before the transaction (encodePlan)
-      ...detailsParams,
-    ],
+      .concat(detailsParams),
   )
   // The row took our details exactly when it now carries the (mtime, rsvp_id) of the message we sent.
   return result.rows
