@@ -61,9 +61,9 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   const logger = deps.logger.child({ component: 'ingest' })
   const shutdown = new AbortController()
   let consumer: GroupConsumer | undefined
-  /** the batch in its transaction and offset commit, if any; it never rejects */
+  /** settles once every batch handed to PostgreSQL so far has settled; it never rejects */
   let inFlight: Promise<void> | undefined
-  let applying = false
+  let applying = 0
   let newestApplied = 0
   let running: Promise<void> | undefined
 
@@ -94,7 +94,14 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     }
   }
 
-  async function applyPrepared({ messages, plan, deadLetters, commits }: PreparedBatch): Promise<void> {
+  /**
+   * Sends a batch's dead letters, applies it, and commits its offsets once every earlier batch has
+   * committed its own: offsets are committed in order, and none after a batch that failed.
+   */
+  async function applyPrepared(
+    { messages, plan, deadLetters, commits }: PreparedBatch,
+    order: { earlier: Promise<void> | undefined; earlierFailed(): boolean; onVersionsWritten(): void },
+  ): Promise<void> {
     const signal = shutdown.signal
     if (deadLetters.length > 0) {
       await retryUntilDone(() => deps.deadLetters.send(deadLetters), {
@@ -105,13 +112,20 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       })
     }
     const started = performance.now()
-    const result = await retryUntilDone(() => applyPlan(deps.db, plan), {
-      signal,
-      logger,
-      what: 'applying a batch to PostgreSQL',
-      onRetry: () => deps.metrics.retries.inc({ dependency: 'postgres' }),
-    })
+    const result = await retryUntilDone(
+      () => applyPlan(deps.db, plan, { onVersionsWritten: order.onVersionsWritten }),
+      {
+        signal,
+        logger,
+        what: 'applying a batch to PostgreSQL',
+        onRetry: () => deps.metrics.retries.inc({ dependency: 'postgres' }),
+      },
+    )
     deps.metrics.transactionSeconds.observe((performance.now() - started) / 1000)
+    await order.earlier
+    // The earlier batch's messages were not applied: committing this one's offsets would skip them.
+    if (order.earlierFailed())
+      throw new Error('an earlier batch failed; its offsets and the later ones stay uncommitted')
     await commitOffsets(commits)
 
     deps.metrics.batchSize.observe(messages)
@@ -161,8 +175,10 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   async function runSessions(): Promise<void> {
     let failures = 0
     while (!shutdown.signal.aborted) {
-      // Set when the batch in its transaction failed: the session is then closed, which ends the loop.
+      // Set when a batch failed: the session is then closed, which ends the loop.
       let batchFailure: { error: unknown } | undefined
+      let olderSettled: Promise<void> | undefined
+      let latestWritten: Promise<void> | undefined
       try {
         const session = await createGroupConsumer(deps.kafka, {
           groupId: options.groupId,
@@ -180,14 +196,22 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           maxWaitMs: options.batchMaxWaitMs,
         })) {
           if (shutdown.signal.aborted) break
-          // Parsed while the previous batch is in its transaction, applied once that one is
-          // committed: batches still reach PostgreSQL and commit their offsets one at a time, in order.
+          // Parsed while earlier batches are in their transactions.
           const prepared = await prepareBatch(batch)
-          await inFlight
+          // At most two transactions at once: the newer one begins when the older one has written
+          // its RSVP versions. From there the two meet only on count and detail rows, which every
+          // transaction locks in one order, so they wait for each other but never deadlock.
+          await Promise.all([olderSettled, latestWritten])
           if (shutdown.signal.aborted || batchFailure) break
-          inFlight = applyInBackground(prepared, session, (error) => {
-            batchFailure = { error }
-          }).then(() => {
+          const started = applyInBackground(prepared, inFlight, session, {
+            failed: () => batchFailure !== undefined,
+            onFailure: (error) => {
+              batchFailure ??= { error }
+            },
+          })
+          olderSettled = inFlight
+          latestWritten = started.versionsWritten
+          inFlight = started.settled.then(() => {
             if (!batchFailure) failures = 0
           })
         }
@@ -215,20 +239,29 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   }
 
   /** Applies a batch without being awaited; a failure closes the session so the loop stops reading. */
-  async function applyInBackground(
+  function applyInBackground(
     prepared: PreparedBatch,
+    earlier: Promise<void> | undefined,
     session: GroupConsumer,
-    onFailure: (error: unknown) => void,
-  ): Promise<void> {
-    applying = true
-    try {
-      await applyPrepared(prepared)
-    } catch (error) {
-      onFailure(error)
-      await session.close().catch(() => {})
-    } finally {
-      applying = false
-    }
+    outcome: { failed(): boolean; onFailure(error: unknown): void },
+  ): { versionsWritten: Promise<void>; settled: Promise<void> } {
+    let markWritten: () => void = () => {}
+    const versionsWritten = new Promise<void>((resolve) => {
+      markWritten = resolve
+    })
+    const own = (async () => {
+      applying++
+      try {
+        await applyPrepared(prepared, { earlier, earlierFailed: outcome.failed, onVersionsWritten: markWritten })
+      } catch (error) {
+        outcome.onFailure(error)
+        await session.close().catch(() => {})
+      } finally {
+        markWritten()
+        applying--
+      }
+    })()
+    return { versionsWritten, settled: Promise.all([earlier, own]).then(() => {}) }
   }
 
   return {

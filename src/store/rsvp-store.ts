@@ -183,14 +183,23 @@ export function applyBatch(db: Postgres, rsvps: readonly Rsvp[]): Promise<ApplyR
   return applyPlan(db, encodePlan(planBatch(rsvps)))
 }
 
+export interface ApplyHooks {
+  /**
+   * Called in the transaction once the RSVP versions are written: from then on it takes row
+   * locks only on counts and details, so another batch's transaction may begin its own versions.
+   */
+  onVersionsWritten?(): void
+}
+
 /** Applies a planned batch in one transaction. */
-export async function applyPlan(db: Postgres, encoded: EncodedPlan): Promise<ApplyResult> {
+export async function applyPlan(db: Postgres, encoded: EncodedPlan, hooks: ApplyHooks = {}): Promise<ApplyResult> {
   const { plan } = encoded
   if (plan.messages === 0) {
     return { applied: 0, unchanged: 0, newestAppliedMtime: undefined, eventsWithNewDetails: [] }
   }
   return db.withTransaction(async (tx) => {
     const changes = await writeVersions(tx, plan.candidates, encoded.versionParams)
+    hooks.onVersionsWritten?.()
     const eventsWithNewDetails = await writeCountsAndDetails(tx, changes, plan.details, encoded.detailsParams)
     let newest: number | undefined
     for (const change of changes) if (newest === undefined || change.after.mtime > newest) newest = change.after.mtime
