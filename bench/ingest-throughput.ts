@@ -2,11 +2,14 @@
  * Sustained ingest throughput: RSVPs per second from Kafka to committed PostgreSQL state.
  *
  *   eval "$(./dev.sh env)" && node bench/ingest-throughput.ts [--messages 1000000] [--seed 7]
+ *     [--processes 1] [--no-profile] [--no-verify]
  *
  * Fills a fresh 6-partition topic with a generated stream (the producer's speed is reported but
- * not counted), then starts one real `rsvp-topk ingest` process under `node --cpu-prof` on a fresh
- * database and times it from joining the group until every message is committed (its metrics
- * count them all). The profile is summarised by where the time goes and kept in bench/results/.
+ * not counted), then starts real `rsvp-topk ingest` processes (one unless --processes) under
+ * `node --cpu-prof` on a fresh database and times them from joining the group until every
+ * message is committed (their metrics count them all). Then it checks the database against the
+ * contract's oracle over the same stream, so a figure is only printed for an exact result. The
+ * profile is summarised by where the time goes and kept in bench/results/.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -18,7 +21,9 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
 import { deleteTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
+import { generateStream } from '../src/producer/generator.ts'
 import { createPostgres } from '../src/store/postgres.ts'
+import { assertStoreMatchesContract } from '../test/support/ingest-harness.ts'
 import { createFreshDatabase, fillTopic, machine, peakRssMb } from './support.ts'
 
 const { values: args } = parseArgs({
@@ -29,6 +34,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '100000' },
     processes: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: true },
+    verify: { type: 'boolean', default: true },
   },
 })
 const total = Number(args.messages)
@@ -45,11 +51,8 @@ const run = `bench_${Date.now().toString(36)}`
 // A fresh database and topic, so earlier runs do not make this one faster or slower.
 const database = await createFreshDatabase(config, run)
 console.log(`producing ${total.toLocaleString()} generated RSVP messages to topic ${run} …`)
-const producedPerSecond = await fillTopic(config, run, {
-  count: total,
-  seed: Number(args.seed),
-  events: Number(args.events),
-})
+const streamOptions = { count: total, seed: Number(args.seed), events: Number(args.events) }
+const producedPerSecond = await fillTopic(config, run, streamOptions)
 console.log(`produced at ${producedPerSecond.toLocaleString()} msgs/s`)
 
 // Each process is one member of the consumer group; several share the partitions (scale-out).
@@ -140,6 +143,18 @@ await Promise.all(
 
 const db = createPostgres({ url: database.url, poolSize: 1 }, { logger })
 const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
+// The figure counts only if the state is exact: every count and detail against the contract's
+// oracle over the same generated stream.
+let verified = false
+if (args.verify) {
+  const started = performance.now()
+  const messages = [...generateStream(streamOptions)]
+  await assertStoreMatchesContract(db, messages, 10_000)
+  verified = true
+  console.log(
+    `exact: the database matches the contract for all ${total.toLocaleString()} messages (checked in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  )
+}
 await db.close()
 await database.drop()
 await deleteTopics(config.kafka, [run, `${run}.dlq`])
@@ -152,6 +167,7 @@ const result = {
   ingest_with_startup_seconds: Number(((finishedAt - spawnedAt) / 1000).toFixed(2)),
   produce_msgs_per_s: producedPerSecond,
   distinct_rsvps_stored: stored.rows[0]?.n,
+  verified_exact: verified,
   service_peak_rss_mb: peakRss,
   memory_at_peak_mb: peakMemory,
   machine: { ...machine(), node: process.version },

@@ -176,10 +176,22 @@ function positive(map: Map<string, number>): Map<string, number> {
  * Waits until the database holds exactly what the contract says for `messages`, then asserts it
  * field by field (so a failure shows the difference).
  */
-export async function assertConverges(
+export function assertConverges(
   fixture: IngestFixture,
   messages: readonly GeneratedMessage[],
   timeoutMs = 120_000,
+): Promise<void> {
+  return assertStoreMatchesContract(fixture.db, messages, timeoutMs)
+}
+
+/**
+ * Waits (up to timeoutMs) until the database holds what the counting contract says for the
+ * messages, then asserts every count, per-day and per-hour count and the details.
+ */
+export async function assertStoreMatchesContract(
+  db: Postgres,
+  messages: readonly GeneratedMessage[],
+  timeoutMs: number,
 ): Promise<void> {
   const expected = computeExpected(messages.map((m) => m.value))
   const expectedYes = positive(expected.yes)
@@ -188,18 +200,18 @@ export async function assertConverges(
     [...expected.yesByDay].map(([day, m]) => [day, positive(m)] as const).filter(([, m]) => m.size > 0),
   )
   const deadline = Date.now() + timeoutMs
-  let state = await readState(fixture.db)
+  let state = await readState(db)
   while (Date.now() < deadline) {
     if (state.rsvps === expected.current.size && sameMap(state.yes, expectedYes)) break
     await sleep(250)
-    state = await readState(fixture.db)
+    state = await readState(db)
   }
   assert.equal(state.rsvps, expected.current.size, 'every distinct valid RSVP is stored once')
   assert.deepEqual(state.yes, expectedYes, 'yes counts per event')
   assert.deepEqual(state.attendees, expectedAttendees, 'attendees per event')
   assert.deepEqual(state.yesByDay, expectedByDay, 'yes counts per event and UTC day')
   assert.deepEqual(state.yesByHour, yesByHour(expected), 'yes counts per event and UTC hour')
-  await assertDetails(fixture.db, expected)
+  await assertDetails(db, expected)
 }
 
 /** Rule 5: each event's and group's details are those of its newest message. */
