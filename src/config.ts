@@ -223,7 +223,8 @@ export function loadConfig(env: Env = process.env): Config {
     postgres: {
       safeUrl: database.safeUrl,
       dataSet: database.dataSet,
-      poolSize: integer(env, 'PG_POOL_SIZE', 10, 1, 1000, problems),
+      // at least 2: ingest runs two batch transactions at once (src/ingest/batch-sequence.ts)
+      poolSize: integer(env, 'PG_POOL_SIZE', 10, 2, 1000, problems),
     },
     redis: {
       ring,

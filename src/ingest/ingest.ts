@@ -23,6 +23,7 @@ import type { Logger } from '../observability/logger.ts'
 import type { IngestMetrics } from '../observability/metrics.ts'
 import type { Postgres } from '../store/postgres.ts'
 import { type ApplyResult, applyPlan, type EncodedPlan, encodePlan } from '../store/rsvp-store.ts'
+import { type BatchSequence, type BatchTurn, createBatchSequence } from './batch-sequence.ts'
 import { batches } from './batches.ts'
 import { toDeadLetter } from './dead-letter.ts'
 import { retryUntilDone } from './retry.ts'
@@ -61,8 +62,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   const logger = deps.logger.child({ component: 'ingest' })
   const shutdown = new AbortController()
   let consumer: GroupConsumer | undefined
-  /** settles once every batch handed to PostgreSQL so far has settled; it never rejects */
-  let inFlight: Promise<void> | undefined
+  /** the batches of the current session, handed to PostgreSQL in order */
+  let sequence: BatchSequence | undefined
   let applying = 0
   let newestApplied = 0
   let running: Promise<void> | undefined
@@ -100,7 +101,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
    */
   async function applyPrepared(
     { messages, plan, deadLetters, commits }: PreparedBatch,
-    order: { earlier: Promise<void> | undefined; earlierFailed(): boolean; onVersionsWritten(): void },
+    turn: BatchTurn,
   ): Promise<void> {
     const signal = shutdown.signal
     if (deadLetters.length > 0) {
@@ -112,20 +113,17 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       })
     }
     const started = performance.now()
-    const result = await retryUntilDone(
-      () => applyPlan(deps.db, plan, { onVersionsWritten: order.onVersionsWritten }),
-      {
-        signal,
-        logger,
-        what: 'applying a batch to PostgreSQL',
-        onRetry: () => deps.metrics.retries.inc({ dependency: 'postgres' }),
-      },
-    )
+    const result = await retryUntilDone(() => applyPlan(deps.db, plan, { onVersionsWritten: turn.versionsWritten }), {
+      signal,
+      logger,
+      what: 'applying a batch to PostgreSQL',
+      onRetry: () => deps.metrics.retries.inc({ dependency: 'postgres' }),
+    })
     deps.metrics.transactionSeconds.observe((performance.now() - started) / 1000)
-    await order.earlier
-    // The earlier batch's messages were not applied: committing this one's offsets would skip them.
-    if (order.earlierFailed())
+    // An earlier batch was not applied: committing this one's offsets would skip its messages.
+    if (!(await turn.earlierSucceeded)) {
       throw new Error('an earlier batch failed; its offsets and the later ones stay uncommitted')
+    }
     await commitOffsets(commits)
 
     deps.metrics.batchSize.observe(messages)
@@ -177,8 +175,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     while (!shutdown.signal.aborted) {
       // Set when a batch failed: the session is then closed, which ends the loop.
       let batchFailure: { error: unknown } | undefined
-      let olderSettled: Promise<void> | undefined
-      let latestWritten: Promise<void> | undefined
+      const batchesOfSession = createBatchSequence()
+      sequence = batchesOfSession
       try {
         const session = await createGroupConsumer(deps.kafka, {
           groupId: options.groupId,
@@ -196,26 +194,29 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           maxWaitMs: options.batchMaxWaitMs,
         })) {
           if (shutdown.signal.aborted) break
-          // Parsed while earlier batches are in their transactions.
+          // Parsed while earlier batches are in their transactions (see batch-sequence.ts).
           const prepared = await prepareBatch(batch)
-          // At most two transactions at once: the newer one begins when the older one has written
-          // its RSVP versions. From there the two meet only on count and detail rows, which every
-          // transaction locks in one order, so they wait for each other but never deadlock.
-          await Promise.all([olderSettled, latestWritten])
+          await batchesOfSession.ready()
           if (shutdown.signal.aborted || batchFailure) break
-          const started = applyInBackground(prepared, inFlight, session, {
-            failed: () => batchFailure !== undefined,
-            onFailure: (error) => {
+          batchesOfSession.begin(async (turn) => {
+            applying++
+            try {
+              await applyPrepared(prepared, turn)
+              failures = 0
+              return true
+            } catch (error) {
               batchFailure ??= { error }
-            },
-          })
-          olderSettled = inFlight
-          latestWritten = started.versionsWritten
-          inFlight = started.settled.then(() => {
-            if (!batchFailure) failures = 0
+              // Earlier batches may still commit their offsets through this session: close it
+              // (which ends the loop) only after them.
+              await turn.earlierSucceeded
+              await session.close().catch(() => {})
+              return false
+            } finally {
+              applying--
+            }
           })
         }
-        await inFlight
+        await batchesOfSession.settled()
         if (batchFailure) throw batchFailure.error
       } catch (error) {
         if (shutdown.signal.aborted) break
@@ -229,39 +230,12 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
         deps.metrics.retries.inc({ dependency: 'kafka' })
         await sleep(delay, undefined, { signal: shutdown.signal }).catch(() => {})
       } finally {
-        // Its offsets are committed through this consumer: let the batch settle before closing it.
-        await inFlight
-        inFlight = undefined
+        // Offsets are committed through this consumer: let every batch settle before closing it.
+        await batchesOfSession.settled()
         await consumer?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
         consumer = undefined
       }
     }
-  }
-
-  /** Applies a batch without being awaited; a failure closes the session so the loop stops reading. */
-  function applyInBackground(
-    prepared: PreparedBatch,
-    earlier: Promise<void> | undefined,
-    session: GroupConsumer,
-    outcome: { failed(): boolean; onFailure(error: unknown): void },
-  ): { versionsWritten: Promise<void>; settled: Promise<void> } {
-    let markWritten: () => void = () => {}
-    const versionsWritten = new Promise<void>((resolve) => {
-      markWritten = resolve
-    })
-    const own = (async () => {
-      applying++
-      try {
-        await applyPrepared(prepared, { earlier, earlierFailed: outcome.failed, onVersionsWritten: markWritten })
-      } catch (error) {
-        outcome.onFailure(error)
-        await session.close().catch(() => {})
-      } finally {
-        markWritten()
-        applying--
-      }
-    })()
-    return { versionsWritten, settled: Promise.all([earlier, own]).then(() => {}) }
   }
 
   return {
@@ -275,9 +249,9 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       if (!shutdown.signal.aborted) {
         logger.info({ applying }, 'stopping')
         shutdown.abort(new Error('ingest is stopping'))
-        // The batch in its transaction is committed (or, when it is waiting on a retry, abandoned)
+        // The batches in their transactions are committed (or, when waiting on a retry, abandoned)
         // first; then leaving the group ends the loop's wait for more messages.
-        await inFlight
+        await sequence?.settled()
         await consumer?.close().catch(() => {})
       }
       await running

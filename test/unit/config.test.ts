@@ -110,6 +110,15 @@ describe('loadConfig', () => {
   })
 })
 
+describe('loadConfig: PG_POOL_SIZE', () => {
+  test('should refuse a pool of one connection: ingest runs two batch transactions at once', () => {
+    const problems = problemsOf({ ...valid, PG_POOL_SIZE: '1' })
+    assert.equal(problems.length, 1)
+    assert.match(problems[0] ?? '', /PG_POOL_SIZE/)
+    assert.equal(loadConfig({ ...valid, PG_POOL_SIZE: '2' }).postgres.poolSize, 2)
+  })
+})
+
 describe('loadKafkaConfig', () => {
   test('should need only the Kafka settings, and give the same section loadConfig does', () => {
     const kafka = loadKafkaConfig({ KAFKA_BROKERS: valid.KAFKA_BROKERS, KAFKA_TOPIC: 'stream' })
