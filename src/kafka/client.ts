@@ -150,7 +150,8 @@ export interface RawProducer {
 export interface RawProducerOptions {
   /**
    * How often a failed send is retried, a second apart, before send() rejects. Unlimited by
-   * default: the service's own retry loop decides when to give up.
+   * default (what the client does for an idempotent producer anyway): send() then waits for
+   * Kafka to come back, however long it takes, so a caller's own abort cannot cut it short.
    */
   readonly retries?: number
 }

@@ -37,14 +37,14 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
   prepareValue(value: unknown): string | Buffer | null
 }
 
+/** A query parameter already in the form pg sends. */
+export type EncodedParam = string | Buffer | null
+
 /**
  * A query parameter in the text form pg would send, worked out now rather than inside query():
  * turning large arrays into literals is CPU work that a caller can do before its transaction
  * starts. The result goes to query() as the parameter, unchanged.
  */
-/** A query parameter already in the form pg sends. */
-export type EncodedParam = string | Buffer | null
-
 export function encodeParam(value: unknown): EncodedParam {
   if (isNumberArray(value)) return numberArrayLiteral(value)
   const encoded = prepareValue(value)
