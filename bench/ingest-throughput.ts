@@ -25,6 +25,7 @@ import { createLogger } from '../src/observability/logger.ts'
 import { generateStream } from '../src/producer/generator.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { assertStoreMatchesContract } from '../test/support/ingest-harness.ts'
+import { summariseHeapSnapshot } from './heap-summary.ts'
 import { createFreshDatabase, fillTopic, machine, peakRssMb } from './support.ts'
 
 const { values: args } = parseArgs({
@@ -73,7 +74,10 @@ interface Measurement {
  * One run over the whole topic: a fresh database and consumer group each time, so runs do not
  * make each other faster or slower.
  */
-async function measure(label: string, options: { profile: boolean; verify: boolean }): Promise<Measurement> {
+async function measure(
+  label: string,
+  options: { profile: boolean; verify: boolean; heapSnapshot?: boolean },
+): Promise<Measurement> {
   const name = `${run}_${label}`
   const database = await createFreshDatabase(config, name)
   // Each process is one member of the consumer group; several share the partitions (scale-out).
@@ -84,6 +88,7 @@ async function measure(label: string, options: { profile: boolean; verify: boole
       process.execPath,
       [
         ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        ...(options.heapSnapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`] : []),
         join(root, 'bin/rsvp-topk.js'),
         'ingest',
       ],
@@ -116,11 +121,16 @@ async function measure(label: string, options: { profile: boolean; verify: boole
   // (Buffers), and the rest (code, the allocator's free lists, thread stacks).
   let peakMemory: Sample['memory'] | undefined
   let lastReport = performance.now()
+  let snapshotTaken = false
   while (done < total) {
     await sleep(200)
     const samples = await Promise.all(processes.map((p) => sample(p.metricsUrl)))
     done = samples.reduce((sum, s) => sum + (s?.consumed ?? 0), 0)
     for (const s of samples) if (s && s.memory.rss > (peakMemory?.rss ?? 0)) peakMemory = s.memory
+    // Half way through, the live heap is what a running ingest holds (the snapshot pauses it).
+    if (options.heapSnapshot && !snapshotTaken && done >= total / 2) {
+      snapshotTaken = processes[0]?.child.kill('SIGUSR2') ?? false
+    }
     if (performance.now() - lastReport > 5000) {
       lastReport = performance.now()
       console.log(`  ${label}: ingested ${done.toLocaleString()} / ${total.toLocaleString()}`)
@@ -189,11 +199,15 @@ let plain: Measurement
 let profiled: Measurement | undefined
 try {
   plain = await measure('plain', { profile: false, verify: args.verify })
-  if (args.profile) profiled = await measure('profiled', { profile: true, verify: false })
+  if (args.profile) profiled = await measure('profiled', { profile: true, verify: false, heapSnapshot: true })
 } finally {
   await deleteTopics(config.kafka, [run, `${run}.dlq`])
 }
 const { peakRss, peakMemory } = plain
+// What the live heap was made of half way through the profiled run.
+const snapshotFile = readdirSync(profileDir).find((f) => f.endsWith('.heapsnapshot'))
+const heap = snapshotFile ? summariseHeapSnapshot(join(profileDir, snapshotFile)) : undefined
+
 const result = {
   messages: total,
   ingest_processes: processCount,
@@ -206,6 +220,7 @@ const result = {
   verified_exact: plain.verified,
   service_peak_rss_mb: peakRss,
   memory_at_peak_mb: peakMemory,
+  live_heap_mid_run: heap,
   machine: { ...machine(), node: process.version },
 }
 console.log(
@@ -216,6 +231,13 @@ if (peakMemory) {
   console.log(
     `memory at the largest sampled RSS (${rss} MB): V8 heap ${heapTotal} MB (${heapUsed} MB in use), outside the heap (Buffers) ${external} MB, the rest ${rss - heapTotal - external} MB`,
   )
+}
+
+if (heap) {
+  console.log(`\nlive heap half way through the profiled run (heap snapshot ${snapshotFile}): ${heap.liveMb} MB`)
+  for (const [kind, mb, count] of heap.largest) {
+    console.log(`  ${String(mb).padStart(7)} MB  ${count.toLocaleString().padStart(9)}  ${kind}`)
+  }
 }
 
 // Where the service's CPU time went, by self time of the profile's nodes.
