@@ -2,7 +2,7 @@
  * Sustained ingest throughput: RSVPs per second from Kafka to committed PostgreSQL state.
  *
  *   eval "$(./dev.sh env)" && node bench/ingest-throughput.ts [--messages 1000000] [--seed 7]
- *     [--processes 1] [--no-profile] [--no-verify]
+ *     [--processes 1] [--no-profile] [--no-verify] [--heap-snapshot]
  *
  * Fills a fresh 6-partition topic with a generated stream (the producer's speed is reported but
  * not counted), then starts real `rsvp-topk ingest` processes (one unless --processes) on a fresh
@@ -10,7 +10,9 @@
  * metrics count them all). Then it checks the database against the contract's oracle over the
  * same stream, so a figure is only printed for an exact result. A second run, on another fresh
  * database, goes under `node --cpu-prof` (the profiler costs about 5%, so it does not give the
- * figure); its profile is summarised by where the time goes and kept in bench/results/.
+ * figure); its profile is summarised by where the time goes and kept in bench/results/. With
+ * --heap-snapshot that run also writes a heap snapshot half way through and summarises what is
+ * live (the snapshot's pause and full collections then show in its CPU profile).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     processes: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: true },
     verify: { type: 'boolean', default: true },
+    'heap-snapshot': { type: 'boolean', default: false },
   },
 })
 const total = Number(args.messages)
@@ -199,7 +202,9 @@ let plain: Measurement
 let profiled: Measurement | undefined
 try {
   plain = await measure('plain', { profile: false, verify: args.verify })
-  if (args.profile) profiled = await measure('profiled', { profile: true, verify: false, heapSnapshot: true })
+  if (args.profile) {
+    profiled = await measure('profiled', { profile: true, verify: false, heapSnapshot: args['heap-snapshot'] })
+  }
 } finally {
   await deleteTopics(config.kafka, [run, `${run}.dlq`])
 }
