@@ -85,17 +85,6 @@ export function supersedes(
   return current === undefined || candidate.mtime > current.mtime
 }
 
-/** The part of an RSVP the store keeps per rsvp_id: what counting needs. */
-export function toVersion(rsvp: Rsvp): RsvpVersion {
-  return {
-    rsvpId: rsvp.rsvpId,
-    mtime: rsvp.mtime,
-    eventId: rsvp.event.eventId,
-    response: rsvp.response,
-    guests: rsvp.guests,
-  }
-}
-
 /** A batch's newest version of one RSVP, as the store writes it: what counting needs, and who made it. */
 export interface CandidateVersion extends RsvpVersion {
   readonly memberId: number | undefined
