@@ -39,7 +39,7 @@ export async function runRawBench(options: { messages: number; seed: number; eve
   let started = 0
   for await (const message of consumer.messages) {
     if (seen === 0) started = performance.now()
-    bytes += message.value.length
+    bytes += message.value?.length ?? 0
     if (++seen === options.messages) break
   }
   const consumeSeconds = (performance.now() - started) / 1000

@@ -1,14 +1,20 @@
 /**
  * The composition root: builds every adapter from the configuration and wires them together.
- * Start order: PostgreSQL (and migrations), Kafka topics, HTTP, then the consumer. Close runs in
- * reverse, so the consumer commits and leaves the group before anything it needs goes away.
+ * Start order: HTTP (so /healthz, /readyz and /metrics answer while the rest waits), PostgreSQL
+ * (migrations), Kafka topics, then the consumer. Each dependency is waited for with backoff, one
+ * log line per attempt: a service started before its database is a normal day, not a crash.
+ * Close runs in reverse, so the consumer commits and leaves the group before anything it needs
+ * goes away; a close during start-up ends the waiting.
  */
 import { buildServer, type Server } from './api/server.ts'
 import { createEventDetailsCache } from './cache/event-details-cache.ts'
 import { type CacheRing, createCacheRing } from './cache/ring.ts'
 import type { Config } from './config.ts'
+import { ErrorCodes, isAppError } from './errors.ts'
 import { createIngest, type Ingest } from './ingest/ingest.ts'
+import { retryUntilDone } from './ingest/retry.ts'
 import { createRawProducer, ensureTopics, type RawProducer } from './kafka/client.ts'
+import { createHealth, type DependencyName, type Health, type Readiness } from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
 import { createApiMetrics, createIngestMetrics, createRegistry } from './observability/metrics.ts'
 import { readEventDetails } from './store/event-details.ts'
@@ -25,8 +31,10 @@ export interface AppOptions {
 
 // An API request waits at most this long for PostgreSQL; a client that waits longer has gone.
 const API_QUERY_TIMEOUT_MS = 5000
+const READY_PROBE_TIMEOUT_MS = 2000
 
 export interface App {
+  /** Resolves once every dependency answered and the consumer runs; rejects on a fatal error. */
   start(): Promise<void>
   close(): Promise<void>
 }
@@ -38,7 +46,12 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
   // The ring serves the API and takes the ingest's invalidations, so both modes have it.
   const ring: CacheRing = createCacheRing(config.redis.ring, { logger })
   const apiMetrics = options.api ? createApiMetrics(registry, () => ring.members()) : undefined
-  let apiDb: Postgres | undefined
+  const apiDb: Postgres | undefined = options.api
+    ? createPostgres(
+        { url: config.postgres.url, poolSize: config.postgres.poolSize, queryTimeoutMs: API_QUERY_TIMEOUT_MS },
+        { logger },
+      )
+    : undefined
   const details = createEventDetailsCache({
     ring,
     readFromDatabase: (eventIds) => readEventDetails(apiDb ?? db, eventIds),
@@ -46,73 +59,125 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
     namespace: config.postgres.dataSet,
     lookups: apiMetrics?.detailsLookups,
   })
+  const dependencies: DependencyName[] = options.ingest ? ['postgres', 'kafka'] : ['postgres']
+  const health: Health = createHealth({ dependencies, graceMs: config.readiness.dependencyGraceMs })
+  const starting = new AbortController()
+  let schemaReady = false
   let deadLetters: RawProducer | undefined
   let ingest: Ingest | undefined
   let server: Server | undefined
   let ingestRun: Promise<void> | undefined
+  let started: Promise<void> | undefined
+
+  /** Retries `work` until `dependency` answers; only a close or an error no wait can mend ends it. */
+  function waitFor<T>(dependency: DependencyName, work: () => Promise<T>): Promise<T> {
+    return retryUntilDone(work, {
+      signal: starting.signal,
+      logger,
+      what: `reaching ${dependency}`,
+      context: { dependency },
+      initialDelayMs: 250,
+      // A fault (wrong password, no such database yet) is the set-up's, and may be mended while we wait.
+      retryIf: (error) => isAppError(error) && (error.retryable || error.code === ErrorCodes.DATABASE_FAULT),
+      levelOf: (error) => (isAppError(error, ErrorCodes.DATABASE_FAULT) ? 'error' : 'warn'),
+      onRetry: (_attempt, error) => health.failed(dependency, error),
+    })
+  }
+
+  /**
+   * /readyz: PostgreSQL is asked there and then (the API cannot answer without it, so in `api`
+   * and `serve` its failure counts at once); the rest is what the process saw of its
+   * dependencies, counted against them only after DEPENDENCY_GRACE_SECONDS of failing.
+   */
+  async function readiness(): Promise<Readiness> {
+    let probeFailed = false
+    if (schemaReady) {
+      try {
+        await withTimeout((apiDb ?? db).query('SELECT 1'), READY_PROBE_TIMEOUT_MS, 'PostgreSQL did not answer in time')
+        // While batches wait, only their own commit ends a failure streak: PostgreSQL may answer
+        // SELECT 1 and still refuse the ingest's work (a revoked privilege).
+        if ((ingest?.stalledSeconds() ?? 0) === 0) health.up('postgres')
+      } catch (error) {
+        health.failed('postgres', error)
+        probeFailed = true
+      }
+    }
+    const report = health.readiness()
+    if (!(options.api && probeFailed) || report.missing.includes('postgres')) return report
+    return { ...report, ready: false, missing: [...report.missing, 'postgres'] }
+  }
+
+  async function startInOrder(): Promise<void> {
+    logger.info({ database: config.postgres.safeUrl, brokers: config.kafka.brokers }, 'starting')
+    if (options.httpPort !== undefined) {
+      server = await buildServer({
+        logger,
+        registry,
+        readiness,
+        serving: () => schemaReady,
+        ...(apiDb &&
+          apiMetrics && {
+            events: {
+              db: apiDb,
+              details,
+              maxK: config.http.maxK,
+              answerReuseMs: config.http.topkCacheMs,
+              metrics: apiMetrics,
+            },
+          }),
+      })
+      const address = await server.listen({ host: config.http.host, port: options.httpPort })
+      logger.info({ address }, 'HTTP listening')
+    }
+    const applied = await waitFor('postgres', () => migrate(db, { logger }))
+    health.up('postgres')
+    schemaReady = true
+    if (applied.length > 0) logger.info({ applied }, 'database schema migrated')
+    if (!options.ingest) return
+    const created = await waitFor('kafka', () =>
+      ensureTopics(config.kafka, [
+        { name: config.kafka.topic, partitions: config.kafka.partitions },
+        { name: config.kafka.dlqTopic, partitions: config.kafka.partitions },
+      ]),
+    )
+    health.up('kafka')
+    if (created.length > 0) logger.info({ topics: created }, 'created Kafka topics')
+    // Dead letters are compressed: one that fit its topic compressed must fit ours too.
+    deadLetters = createRawProducer(config.kafka, { compression: 'gzip' })
+    const running = createIngest(
+      {
+        topic: config.kafka.topic,
+        dlqTopic: config.kafka.dlqTopic,
+        groupId: config.kafka.groupId,
+        batchMaxMessages: config.ingest.batchMaxMessages,
+        batchMaxWaitMs: config.ingest.batchMaxWaitMs,
+        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      },
+      {
+        kafka: config.kafka,
+        db,
+        deadLetters,
+        logger,
+        metrics: createIngestMetrics(registry, { stalledSeconds: () => ingest?.stalledSeconds() ?? 0 }),
+        // After the commit: entries of events whose details changed go, so readers fetch the new ones.
+        onApplied: (result) => details.invalidate(result.eventsWithNewDetails),
+        onDependencyFailure: (dependency, error) => health.failed(dependency, error),
+        onDependencyUp: (dependency) => health.up(dependency),
+      },
+    )
+    ingest = running
+    ingestRun = running.run()
+    logger.info('started')
+  }
 
   return {
-    async start() {
-      logger.info({ database: config.postgres.safeUrl, brokers: config.kafka.brokers }, 'starting')
-      const applied = await migrate(db, { logger })
-      if (applied.length > 0) logger.info({ applied }, 'database schema migrated')
-      if (options.ingest) {
-        const created = await ensureTopics(config.kafka, [
-          { name: config.kafka.topic, partitions: config.kafka.partitions },
-          { name: config.kafka.dlqTopic, partitions: config.kafka.partitions },
-        ])
-        if (created.length > 0) logger.info({ topics: created }, 'created Kafka topics')
-      }
-      if (options.httpPort !== undefined) {
-        if (options.api && apiMetrics) {
-          apiDb = createPostgres(
-            { url: config.postgres.url, poolSize: config.postgres.poolSize, queryTimeoutMs: API_QUERY_TIMEOUT_MS },
-            { logger },
-          )
-        }
-        server = await buildServer({
-          logger,
-          registry,
-          db: apiDb ?? db,
-          ...(apiDb &&
-            apiMetrics && {
-              events: {
-                db: apiDb,
-                details,
-                maxK: config.http.maxK,
-                answerReuseMs: config.http.topkCacheMs,
-                metrics: apiMetrics,
-              },
-            }),
-        })
-        const address = await server.listen({ host: config.http.host, port: options.httpPort })
-        logger.info({ address }, 'HTTP listening')
-      }
-      if (options.ingest) {
-        deadLetters = createRawProducer(config.kafka)
-        ingest = createIngest(
-          {
-            topic: config.kafka.topic,
-            dlqTopic: config.kafka.dlqTopic,
-            groupId: config.kafka.groupId,
-            batchMaxMessages: config.ingest.batchMaxMessages,
-            batchMaxWaitMs: config.ingest.batchMaxWaitMs,
-            sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-          },
-          {
-            kafka: config.kafka,
-            db,
-            deadLetters,
-            logger,
-            metrics: createIngestMetrics(registry),
-            // After the commit: entries of events whose details changed go, so readers fetch the new ones.
-            onApplied: (result) => details.invalidate(result.eventsWithNewDetails),
-          },
-        )
-        ingestRun = ingest.run()
-      }
+    start() {
+      started ??= startInOrder()
+      return started
     },
     async close() {
+      starting.abort(new Error('the service is stopping'))
+      await started?.catch(() => {})
       await ingest?.stop()
       await ingestRun
       await server?.close()
@@ -121,5 +186,17 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
       await apiDb?.close()
       await db.close()
     },
+  }
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+  })
+  try {
+    return await Promise.race([work, timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }

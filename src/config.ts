@@ -54,7 +54,11 @@ export interface Config {
     readonly batchMaxMessages: number
     readonly batchMaxWaitMs: number
   }
-  /** port of /metrics and /healthz for a process without the API (ingest); 0 picks a free port */
+  readonly readiness: {
+    /** how long a dependency may keep failing before /readyz of ingest and serve reports it */
+    readonly dependencyGraceMs: number
+  }
+  /** port of /metrics, /healthz and /readyz for a process without the API (ingest); 0 picks a free port */
   readonly metricsPort: number
   readonly logLevel: LogLevel
 }
@@ -239,6 +243,9 @@ export function loadConfig(env: Env = process.env): Config {
     ingest: {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),
       batchMaxWaitMs: integer(env, 'INGEST_BATCH_MAX_WAIT_MS', 50, 1, 60_000, problems),
+    },
+    readiness: {
+      dependencyGraceMs: integer(env, 'DEPENDENCY_GRACE_SECONDS', 30, 0, 86_400, problems) * 1000,
     },
     metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65_535, problems),
     logLevel,

@@ -47,6 +47,8 @@ export async function runService(mode: { ingest: boolean; api: boolean }): Promi
   try {
     await app.start()
   } catch (error) {
+    // A signal during start-up ends the waiting for dependencies: stop() takes it from there.
+    if (stopping) return
     logger.fatal({ err: error }, isAppError(error) ? error.message : 'start-up failed')
     await app.close().catch(() => {})
     process.exit(1)

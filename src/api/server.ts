@@ -5,38 +5,29 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyError } from 'fastify'
+import { ErrorCodes, httpStatusOf, isAppError } from '../errors.ts'
+import type { Readiness } from '../observability/health.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ApiMetrics, Registry } from '../observability/metrics.ts'
-import type { Queryable } from '../store/postgres.ts'
 import { type EventsRoutesOptions, eventsRoutes } from './events-routes.ts'
 import { errorBody } from './replies.ts'
 
 /** Longer URLs get 414: no valid top-k query comes near it. */
 export const MAX_URL_LENGTH = 4096
-const READY_CHECK_TIMEOUT_MS = 2000
 
 export interface ServerDeps {
   readonly logger: Logger
   readonly registry: Registry
   /** asked by /readyz */
-  readonly db: Queryable
+  readonly readiness: () => Promise<Readiness>
+  /** false while the service starts (the schema may not exist yet): the events API answers 503 */
+  readonly serving?: () => boolean
   /** the events API; without it the server only has the health and metrics routes */
   readonly events?: EventsRoutesOptions & { readonly metrics: ApiMetrics }
   readonly version?: string
 }
 
 export type Server = Awaited<ReturnType<typeof buildServer>>
-
-// PostgreSQL or the network failing (connection refused or lost, timeouts, the server shutting
-// down or out of connections): the request may succeed later, so it is a 503, not a 500.
-function isUnavailable(error: FastifyError & { code?: string }): boolean {
-  const code = error.code ?? ''
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300'].includes(code) ||
-    code.startsWith('08') ||
-    /timeout|terminated|Connection terminated/i.test(error.message)
-  )
-}
 
 export async function buildServer(deps: ServerDeps) {
   const app = Fastify({
@@ -48,6 +39,9 @@ export async function buildServer(deps: ServerDeps) {
   app.addHook('onRequest', async (request, reply) => {
     if (request.url.length > MAX_URL_LENGTH) {
       return reply.code(414).send(errorBody('uri_too_long', `the URL is longer than ${MAX_URL_LENGTH} characters`))
+    }
+    if (deps.serving && !deps.serving() && request.url.startsWith('/api/')) {
+      return reply.code(503).send(errorBody('unavailable', 'the service is starting: waiting for PostgreSQL'))
     }
   })
   const metrics = deps.events?.metrics
@@ -67,13 +61,19 @@ export async function buildServer(deps: ServerDeps) {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   )
+  // What an error means was decided where it happened (store/database-errors.ts for PostgreSQL);
+  // here it only becomes a status through the registry in errors.ts.
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    if (!isAppError(error) && error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send(errorBody('bad_request', error.message))
     }
-    if (isUnavailable(error)) {
+    const status = httpStatusOf(error)
+    if (status === 503) {
       request.log.warn({ err: error, route: request.routeOptions.url }, 'a dependency is unavailable')
       return reply.code(503).send(errorBody('unavailable', 'the database is unavailable; try again shortly'))
+    }
+    if (isAppError(error, ErrorCodes.DATABASE_REJECTED)) {
+      return reply.code(400).send(errorBody('bad_request', 'the request holds a value the database cannot take'))
     }
     request.log.error({ err: error, route: request.routeOptions.url }, 'request failed')
     return reply.code(500).send(errorBody('internal_error', 'internal error'))
@@ -93,20 +93,22 @@ export async function buildServer(deps: ServerDeps) {
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/healthz', { schema: { summary: 'Alive' } }, async () => ({ status: 'ok' }))
-  app.get('/readyz', { schema: { summary: 'Ready: PostgreSQL answers (else 503)' } }, async (request, reply) => {
-    try {
-      await Promise.race([
-        deps.db.query('SELECT 1'),
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error('ready check timed out')), READY_CHECK_TIMEOUT_MS).unref(),
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Ready: every dependency answers (else 503, naming what is missing)' } },
+    async (request, reply) => {
+      const readiness = await deps.readiness()
+      if (readiness.ready) return { status: 'ready', dependencies: readiness.dependencies }
+      request.log.warn({ missing: readiness.missing }, 'not ready')
+      return reply.code(503).send({
+        ...errorBody(
+          'unavailable',
+          `not ready: ${readiness.missing.map((name) => describe(name, readiness)).join('; ')}`,
         ),
-      ])
-      return { status: 'ready' }
-    } catch (error) {
-      request.log.warn({ err: error }, 'not ready: PostgreSQL does not answer')
-      return reply.code(503).send(errorBody('unavailable', 'PostgreSQL does not answer'))
-    }
-  })
+        dependencies: readiness.dependencies,
+      })
+    },
+  )
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('content-type', deps.registry.contentType)
     return deps.registry.metrics()
@@ -114,4 +116,10 @@ export async function buildServer(deps: ServerDeps) {
 
   if (deps.events) await app.register(eventsRoutes, deps.events)
   return app
+}
+
+function describe(name: string, readiness: Readiness): string {
+  const state = readiness.dependencies[name]
+  const what = state?.status === 'waiting' ? `waiting for ${name}` : `${name} failing since ${state?.since}`
+  return state?.error ? `${what} (${state.error})` : what
 }

@@ -401,7 +401,7 @@ async function pump(
     let take = 0
     while (take < allowed && (take === 0 || bytes < BATCH_BYTES)) {
       const message = queue[take] as OutgoingMessage
-      bytes += message.value.length + (message.key?.length ?? 0)
+      bytes += (message.value?.length ?? 0) + (message.key?.length ?? 0)
       take++
     }
     const batch = queue.splice(0, take)

@@ -23,10 +23,12 @@ export const MAX_MTIME = 253_402_300_799_999
 type JsonObject = { readonly [key: string]: unknown }
 
 /**
- * Parses and validates one RSVP message (UTF-8 JSON, classic Meetup stream format).
- * Never throws: an unusable message yields `{ ok: false, reason }` with a short human-readable reason.
+ * Parses and validates one RSVP message (UTF-8 JSON, classic Meetup stream format); `null` is a
+ * Kafka record without a value. Never throws: an unusable message yields `{ ok: false, reason }` with a short human-readable reason.
  */
-export function parseRsvp(raw: Buffer | string): ParseResult {
+export function parseRsvp(raw: Buffer | string | null): ParseResult {
+  // A null value (a tombstone) and an empty one carry no RSVP at all.
+  if (raw === null || raw.length === 0) return invalid('empty message')
   let text: string
   if (typeof raw === 'string') {
     text = raw

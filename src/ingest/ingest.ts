@@ -8,28 +8,29 @@
  * consumer session (a rebalance that revoked our partitions mid-batch, a lost broker) is dropped
  * without committing and joined again, so its messages are delivered again.
  */
-import { setImmediate, setTimeout as sleep } from 'node:timers/promises'
-import { createBatchPlanner } from '../domain/merge.ts'
-import { parseRsvp } from '../domain/parse-rsvp.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type ConsumedMessage,
   createGroupConsumer,
   type GroupConsumer,
   type KafkaConnection,
-  type OutgoingMessage,
   type RawProducer,
 } from '../kafka/client.ts'
+import type { DependencyName } from '../observability/health.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { IngestMetrics } from '../observability/metrics.ts'
 import type { Postgres } from '../store/postgres.ts'
-import { type ApplyResult, applyPlan, type EncodedPlan, encodePlan } from '../store/rsvp-store.ts'
+import type { ApplyResult } from '../store/rsvp-store.ts'
+import { applyBatch } from './apply-batch.ts'
 import { type BatchSequence, type BatchTurn, createBatchSequence } from './batch-sequence.ts'
 import { batches } from './batches.ts'
-import { toDeadLetter } from './dead-letter.ts'
+import type { DeadLetter } from './dead-letter.ts'
+import { type PreparedBatch, prepareBatch } from './prepare-batch.ts'
 import { retryUntilDone } from './retry.ts'
+import { sendDeadLetters } from './send-dead-letters.ts'
+import { createStallClock } from './stall-clock.ts'
 
 const COMMIT_TIMEOUT_MS = 30_000
-const PARSE_SLICE = 250
 
 export interface IngestOptions {
   readonly topic: string
@@ -49,6 +50,9 @@ export interface IngestDeps {
   readonly metrics: IngestMetrics
   /** told after each committed batch, e.g. to drop cache entries whose details changed */
   readonly onApplied?: (result: ApplyResult) => void | Promise<void>
+  /** told when a dependency fails and when it answers again (readiness) */
+  readonly onDependencyFailure?: (dependency: DependencyName, error: unknown) => void
+  readonly onDependencyUp?: (dependency: DependencyName) => void
 }
 
 export interface Ingest {
@@ -56,6 +60,8 @@ export interface Ingest {
   run(): Promise<void>
   /** Finishes the batch in its database transaction (or abandons one that is waiting on a retry), leaves the group. */
   stop(): Promise<void>
+  /** Seconds without a committed batch while messages wait; 0 when none wait. */
+  stalledSeconds(): number
 }
 
 export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
@@ -68,74 +74,69 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   let newestApplied = 0
   let running: Promise<void> | undefined
 
-  /** The CPU side of a batch, done while the previous batch is still in its transaction. */
-  async function prepareBatch(batch: ConsumedMessage[]): Promise<PreparedBatch> {
-    const planner = createBatchPlanner()
-    const deadLetters: OutgoingMessage[] = []
-    for (let i = 0; i < batch.length; i++) {
-      // Parsing a whole batch takes tens of ms: let the transaction in flight go on between slices.
-      if (i > 0 && i % PARSE_SLICE === 0) await setImmediate()
-      const message = batch[i] as ConsumedMessage
-      const parsed = parseRsvp(message.value)
-      if (parsed.ok) planner.add(parsed.rsvp)
-      else deadLetters.push(toDeadLetter(message, parsed.reason, options.dlqTopic))
-    }
-    // Only the last message of each partition is needed from here on (its offset is committed):
-    // letting the rest go keeps the heap that every garbage collection walks small.
-    const lastPerPartition = new Map<number, ConsumedMessage>()
-    for (const message of batch) {
-      const seen = lastPerPartition.get(message.partition)
-      if (!seen || message.offset > seen.offset) lastPerPartition.set(message.partition, message)
-    }
-    return {
-      messages: batch.length,
-      plan: encodePlan(planner.finish()),
-      deadLetters,
-      commits: [...lastPerPartition.values()],
-    }
+  const stall = createStallClock()
+  const dependencyFailed = (dependency: DependencyName, error: unknown) => {
+    deps.metrics.retries.inc({ dependency })
+    deps.onDependencyFailure?.(dependency, error)
+  }
+  const dependencyUp = (dependency: DependencyName) => deps.onDependencyUp?.(dependency)
+
+  /** Sends dead letters, retrying until Kafka takes them. */
+  async function deadLetter(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return
+    const sent = await retryUntilDone(() => sendDeadLetters(deps.deadLetters, letters, options.dlqTopic, logger), {
+      signal: shutdown.signal,
+      logger,
+      what: 'sending to the dead-letter topic',
+      context: { dependency: 'kafka' },
+      onRetry: (_attempt, error) => dependencyFailed('kafka', error),
+    })
+    if (sent.truncated > 0) deps.metrics.truncatedDeadLetters.inc(sent.truncated)
   }
 
   /**
    * Sends a batch's dead letters, applies it, and commits its offsets once every earlier batch has
    * committed its own: offsets are committed in order, and none after a batch that failed.
    */
-  async function applyPrepared(
-    { messages, plan, deadLetters, commits }: PreparedBatch,
-    turn: BatchTurn,
-  ): Promise<void> {
-    const signal = shutdown.signal
-    if (deadLetters.length > 0) {
-      await retryUntilDone(() => deps.deadLetters.send(deadLetters), {
-        signal,
+  async function applyPrepared(prepared: PreparedBatch, turn: BatchTurn): Promise<void> {
+    await deadLetter(prepared.invalid)
+    const { result, refused, isolationTransactions } = await applyBatch(
+      prepared,
+      { signal: shutdown.signal, onVersionsWritten: turn.versionsWritten },
+      {
+        db: deps.db,
         logger,
-        what: 'sending to the dead-letter topic',
-        onRetry: () => deps.metrics.retries.inc({ dependency: 'kafka' }),
-      })
-    }
-    const started = performance.now()
-    const result = await retryUntilDone(() => applyPlan(deps.db, plan, { onVersionsWritten: turn.versionsWritten }), {
-      signal,
-      logger,
-      what: 'applying a batch to PostgreSQL',
-      onRetry: () => deps.metrics.retries.inc({ dependency: 'postgres' }),
-    })
-    deps.metrics.transactionSeconds.observe((performance.now() - started) / 1000)
+        onDependencyFailure: dependencyFailed,
+        onDependencyUp: dependencyUp,
+        onTransaction: (seconds) => deps.metrics.transactionSeconds.observe(seconds),
+      },
+    )
+    if (isolationTransactions > 0) deps.metrics.isolationTransactions.inc(isolationTransactions)
+    await deadLetter(refused)
     // An earlier batch was not applied: committing this one's offsets would skip its messages.
     if (!(await turn.earlierSucceeded)) {
       throw new Error('an earlier batch failed; its offsets and the later ones stay uncommitted')
     }
-    await commitOffsets(commits)
+    await commitOffsets(prepared.commits)
 
-    deps.metrics.batchSize.observe(messages)
+    const invalid = prepared.invalid.length
+    deps.metrics.batchSize.observe(prepared.messages)
     deps.metrics.messages.inc({ outcome: 'applied' }, result.applied)
     deps.metrics.messages.inc({ outcome: 'unchanged' }, result.unchanged)
-    deps.metrics.messages.inc({ outcome: 'invalid' }, deadLetters.length)
+    deps.metrics.messages.inc({ outcome: 'invalid' }, invalid)
+    deps.metrics.messages.inc({ outcome: 'refused' }, refused.length)
     if (result.newestAppliedMtime !== undefined && result.newestAppliedMtime > newestApplied) {
       newestApplied = result.newestAppliedMtime
       deps.metrics.newestAppliedMtime.set(newestApplied / 1000)
     }
     logger.debug(
-      { messages, applied: result.applied, unchanged: result.unchanged, invalid: deadLetters.length },
+      {
+        messages: prepared.messages,
+        applied: result.applied,
+        unchanged: result.unchanged,
+        invalid,
+        refused: refused.length,
+      },
       'batch committed',
     )
     await deps.onApplied?.(result)
@@ -163,7 +164,12 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
         await sleep(options.lagIntervalMs ?? 5000, undefined, { signal: shutdown.signal })
         const lags = await consumer?.lag()
         deps.metrics.consumerLag.reset()
-        for (const [partition, lag] of lags ?? []) deps.metrics.consumerLag.set({ partition: String(partition) }, lag)
+        let total = 0
+        for (const [partition, lag] of lags ?? []) {
+          deps.metrics.consumerLag.set({ partition: String(partition) }, lag)
+          total += lag
+        }
+        if (lags) stall.lag(total)
       } catch (error) {
         if (!shutdown.signal.aborted) logger.debug({ err: error }, 'could not read the consumer lag')
       }
@@ -188,23 +194,30 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
         consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.
         if (shutdown.signal.aborted) break
+        dependencyUp('kafka')
         logger.info({ topic: options.topic, groupId: options.groupId }, 'joined the consumer group')
         for await (const batch of batches(session.messages, {
           maxSize: options.batchMaxMessages,
           maxWaitMs: options.batchMaxWaitMs,
         })) {
           if (shutdown.signal.aborted) break
+          stall.received()
           // Parsed while earlier batches are in their transactions (see batch-sequence.ts).
-          const prepared = await prepareBatch(batch)
+          const prepared = await prepareBatch(batch, logger)
           await batchesOfSession.ready()
-          if (shutdown.signal.aborted || batchFailure) break
+          if (shutdown.signal.aborted || batchFailure) {
+            stall.settled(false)
+            break
+          }
           batchesOfSession.begin(async (turn) => {
             applying++
             try {
               await applyPrepared(prepared, turn)
+              stall.settled(true)
               failures = 0
               return true
             } catch (error) {
+              stall.settled(false)
               batchFailure ??= { error }
               // Earlier batches may still commit their offsets through this session: close it
               // (which ends the loop) only after them.
@@ -227,7 +240,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           { err: batchFailure?.error ?? error, retryInMs: delay },
           'consumer session failed; joining the group again',
         )
-        deps.metrics.retries.inc({ dependency: 'kafka' })
+        dependencyFailed('kafka', batchFailure?.error ?? error)
         await sleep(delay, undefined, { signal: shutdown.signal }).catch(() => {})
       } finally {
         // Offsets are committed through this consumer: let every batch settle before closing it.
@@ -245,6 +258,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       })
       return running
     },
+    stalledSeconds: () => stall.stalledSeconds(),
     async stop() {
       if (!shutdown.signal.aborted) {
         logger.info({ applying }, 'stopping')
@@ -257,13 +271,4 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       await running
     },
   }
-}
-
-interface PreparedBatch {
-  /** how many messages the batch had */
-  readonly messages: number
-  readonly plan: EncodedPlan
-  readonly deadLetters: OutgoingMessage[]
-  /** the batch's last message of each partition */
-  readonly commits: ConsumedMessage[]
 }

@@ -22,24 +22,60 @@ export interface KafkaConnection {
 export interface TopicSpec {
   readonly name: string
   readonly partitions: number
+  /** topic-level configuration, e.g. { 'max.message.bytes': '8388608' } */
+  readonly configs?: Readonly<Record<string, string>>
+}
+
+/**
+ * One record header as Kafka carries it (KIP-82): a key and a nullable value, in order, keys may
+ * repeat. Keys are strings by the protocol, but nothing stops a producer from writing any bytes,
+ * so they stay bytes here; a null key only comes from a producer that breaks the protocol.
+ */
+export interface RecordHeader {
+  readonly key: Buffer | null
+  readonly value: Buffer | null
 }
 
 export interface OutgoingMessage {
   readonly topic: string
-  readonly key?: Buffer | undefined
-  readonly value: Buffer
-  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** null or absent: no key (the partitioner spreads such records) */
+  readonly key?: Buffer | null | undefined
+  /** null: a tombstone */
+  readonly value: Buffer | null
+  /** sent in this order, repeats included */
+  readonly headers?: readonly RecordHeader[] | undefined
 }
 
+/** Any record a broker can hold: null and empty keys and values, any headers. */
 export interface ConsumedMessage {
   readonly topic: string
   readonly partition: number
   readonly offset: bigint
-  readonly key: Buffer | undefined
-  readonly value: Buffer
-  readonly headers: ReadonlyMap<string, string>
+  /** null when the record has no key; an empty Buffer when the key is empty */
+  readonly key: Buffer | null
+  /** null for a tombstone; an empty Buffer when the value is empty */
+  readonly value: Buffer | null
+  readonly headers: readonly RecordHeader[]
   /** Commits this message's offset + 1 for its partition (the next one to read). */
   commit(): Promise<void>
+}
+
+/** Headers from text pairs, for the headers the service writes itself. */
+export function textHeaders(pairs: Readonly<Record<string, string>>): RecordHeader[] {
+  return Object.entries(pairs).map(([key, value]) => ({ key: Buffer.from(key), value: Buffer.from(value) }))
+}
+
+/**
+ * The value of the last header named `name`, as UTF-8 text (the last, as Java's
+ * `Headers.lastHeader` does: a header appended later overrides an earlier one of the same name).
+ * undefined when there is none or its value is null.
+ */
+export function lastHeader(headers: readonly RecordHeader[], name: string): string | undefined {
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const header = headers[i] as RecordHeader
+    if (header.key !== null && header.key.toString('utf8') === name) return header.value?.toString('utf8')
+  }
+  return undefined
 }
 
 /** Creates the topics that do not exist yet; existing topics are left as they are. */
@@ -51,7 +87,12 @@ export async function ensureTopics(connection: KafkaConnection, topics: readonly
     for (const topic of topics) {
       if (existing.has(topic.name)) continue
       try {
-        await admin.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: 1 })
+        await admin.createTopics({
+          topics: [topic.name],
+          partitions: topic.partitions,
+          replicas: 1,
+          configs: Object.entries(topic.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })
         created.push(topic.name)
       } catch (error) {
         // Another process may have made it between our list and our create.
@@ -116,6 +157,29 @@ export async function describeTopics(
   }
 }
 
+/** The log end offset (the offset the next record will get) of each partition of a topic. */
+export async function endOffsets(connection: KafkaConnection, topic: string): Promise<Map<number, bigint>> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true })
+    const partitions = metadata.topics.get(topic)?.partitionsCount ?? 0
+    // Timestamp -1 asks for the latest offset (ListOffsets' LATEST_TIMESTAMP).
+    const listed = await admin.listOffsets({
+      topics: [
+        {
+          name: topic,
+          partitions: Array.from({ length: partitions }, (_, i) => ({ partitionIndex: i, timestamp: -1n })),
+        },
+      ],
+    })
+    const ends = new Map<number, bigint>()
+    for (const partition of listed[0]?.partitions ?? []) ends.set(partition.partitionIndex, partition.offset)
+    return ends
+  } finally {
+    await admin.close()
+  }
+}
+
 // Brokers refuse a record batch over message.max.bytes (1 MiB by default): a send is split into
 // requests well under that, so any partition's share of one request fits whatever the key spread.
 const MAX_REQUEST_BYTES = 900 * 1024
@@ -128,8 +192,7 @@ export function splitBySize(messages: readonly OutgoingMessage[], maxBytes = MAX
   let chunk: OutgoingMessage[] = []
   let bytes = 0
   for (const message of messages) {
-    let size = RECORD_OVERHEAD_BYTES + message.value.length + (message.key?.length ?? 0)
-    for (const [key, value] of Object.entries(message.headers ?? {})) size += key.length + value.length + 8
+    const size = recordSize(message)
     if (chunk.length > 0 && bytes + size > maxBytes) {
       chunks.push(chunk)
       chunk = []
@@ -140,6 +203,13 @@ export function splitBySize(messages: readonly OutgoingMessage[], maxBytes = MAX
   }
   if (chunk.length > 0) chunks.push(chunk)
   return chunks
+}
+
+/** An upper bound of the bytes a message takes in a record batch before compression. */
+export function recordSize(message: OutgoingMessage): number {
+  let size = RECORD_OVERHEAD_BYTES + (message.value?.length ?? 0) + (message.key?.length ?? 0)
+  for (const header of message.headers ?? []) size += (header.key?.length ?? 0) + (header.value?.length ?? 0) + 10
+  return size
 }
 
 export interface RawProducer {
@@ -154,6 +224,8 @@ export interface RawProducerOptions {
    * Kafka to come back, however long it takes, so a caller's own abort cannot cut it short.
    */
   readonly retries?: number
+  /** Compression of the record batches (default none). The broker checks sizes after it. */
+  readonly compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
 }
 
 export function createRawProducer(connection: KafkaConnection, options: RawProducerOptions = {}): RawProducer {
@@ -166,6 +238,7 @@ export function createRawProducer(connection: KafkaConnection, options: RawProdu
     idempotent: true,
     retries: options.retries === undefined ? Number.MAX_SAFE_INTEGER : Math.max(options.retries, 2),
     retryDelay: 1000,
+    ...(options.compression !== undefined && { compression: options.compression }),
   })
   let closed = false
   return {
@@ -175,11 +248,11 @@ export function createRawProducer(connection: KafkaConnection, options: RawProdu
         await producer.send({
           messages: chunk.map((m) => ({
             topic: m.topic,
-            key: m.key,
-            value: m.value,
-            headers: m.headers
-              ? new Map(Object.entries(m.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]))
-              : undefined,
+            key: m.key ?? undefined,
+            // The client writes null as Kafka's null value (a tombstone); its types only say Buffer.
+            value: m.value as Buffer,
+            // A Map keyed by Buffer objects keeps repeated header names apart; null values stay null.
+            headers: m.headers ? new Map(m.headers.map((h) => [h.key, h.value] as [Buffer, Buffer])) : undefined,
           })),
         })
       }
@@ -190,6 +263,26 @@ export function createRawProducer(connection: KafkaConnection, options: RawProdu
       await producer.close()
     },
   }
+}
+
+// Kafka's error codes for a record (batch) over the topic's max.message.bytes.
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'])
+
+/**
+ * Whether a send failed because the broker refused a record as too large for the topic: no retry
+ * can change that. The client nests the broker's answer in AggregateErrors; this walks them.
+ */
+export function isRecordTooLarge(error: unknown): boolean {
+  const seen = new Set<unknown>()
+  const walk = (value: unknown): boolean => {
+    if (typeof value !== 'object' || value === null || seen.has(value)) return false
+    seen.add(value)
+    const { apiId, errors, cause } = value as { apiId?: unknown; errors?: unknown; cause?: unknown }
+    if (typeof apiId === 'string' && TOO_LARGE.has(apiId)) return true
+    if (Array.isArray(errors) && errors.some(walk)) return true
+    return walk(cause)
+  }
+  return walk(error)
 }
 
 const FETCH_MAX_BYTES = 4 * 2 ** 20
@@ -273,15 +366,22 @@ async function* toConsumedMessages(stream: AsyncIterable<Message>): AsyncGenerat
   }
 }
 
+/**
+ * Whatever the record holds, this cannot throw: the client hands null parts over as undefined
+ * (its default deserializers pass bytes through), and every one of them is a legal record.
+ */
 function toConsumedMessage(message: Message): ConsumedMessage {
-  const headers = new Map<string, string>()
-  for (const [key, value] of message.headers) headers.set(key.toString(), value.toString())
+  const entries = message.headerEntries as ReadonlyArray<
+    readonly [Buffer | null | undefined, Buffer | null | undefined]
+  >
+  const headers: RecordHeader[] = []
+  for (const [key, value] of entries ?? []) headers.push({ key: key ?? null, value: value ?? null })
   return {
     topic: message.topic,
     partition: message.partition,
     offset: message.offset,
-    key: message.key && message.key.length > 0 ? message.key : undefined,
-    value: message.value ?? Buffer.alloc(0),
+    key: (message.key as Buffer | null | undefined) ?? null,
+    value: (message.value as Buffer | null | undefined) ?? null,
     headers,
     commit: () => Promise.resolve(message.commit()),
   }

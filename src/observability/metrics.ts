@@ -19,14 +19,39 @@ export interface IngestMetrics {
   readonly consumerLag: Gauge<'partition'>
   readonly newestAppliedMtime: Gauge
   readonly retries: Counter<'dependency'>
+  readonly isolationTransactions: Counter
+  readonly truncatedDeadLetters: Counter
 }
 
-export function createIngestMetrics(registry: Registry): IngestMetrics {
+export interface IngestGauges {
+  /** seconds without a committed batch while messages wait (see ingest/stall-clock.ts) */
+  readonly stalledSeconds: () => number
+}
+
+export function createIngestMetrics(registry: Registry, gauges: IngestGauges): IngestMetrics {
+  new Gauge({
+    name: 'rsvp_topk_ingest_stalled_seconds',
+    help: 'Seconds since the last committed batch while messages wait (received and not committed, or consumer lag above 0); 0 when none wait',
+    registers: [registry],
+    collect() {
+      this.set(gauges.stalledSeconds())
+    },
+  })
   return {
     messages: new Counter({
       name: 'rsvp_topk_ingest_messages_total',
-      help: 'RSVP messages consumed, by outcome: applied (a new current version), unchanged (resend, stale or equal mtime), invalid (sent to the dead-letter topic)',
+      help: 'RSVP messages consumed, by outcome: applied (a new current version), unchanged (resend, stale or equal mtime), invalid (not a valid RSVP: sent to the dead-letter topic), refused (valid, but PostgreSQL refused it: isolated and sent to the dead-letter topic)',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    isolationTransactions: new Counter({
+      name: 'rsvp_topk_ingest_isolation_transactions_total',
+      help: 'Transactions spent splitting batches that PostgreSQL refused, to isolate the messages it refuses',
+      registers: [registry],
+    }),
+    truncatedDeadLetters: new Counter({
+      name: 'rsvp_topk_ingest_truncated_dead_letters_total',
+      help: 'Dead letters too large for the dead-letter topic even compressed, sent as truncated copies',
       registers: [registry],
     }),
     batchSize: new Histogram({
@@ -37,7 +62,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     }),
     transactionSeconds: new Histogram({
       name: 'rsvp_topk_ingest_transaction_seconds',
-      help: 'Duration of the PostgreSQL transaction that applies one batch',
+      help: 'Duration of one PostgreSQL transaction that applied a batch or part of one (committed transactions only: retries and their backoff are not in it)',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
@@ -54,7 +79,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     }),
     retries: new Counter({
       name: 'rsvp_topk_ingest_retries_total',
-      help: 'Retries of work that failed because a dependency was unavailable',
+      help: 'Failed attempts at work that is retried until its dependency (postgres, kafka) is back',
       labelNames: ['dependency'],
       registers: [registry],
     }),

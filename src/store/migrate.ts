@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { AppError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../observability/logger.ts'
+import { toDatabaseError } from './database-errors.ts'
 import type { Postgres } from './postgres.ts'
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
@@ -37,11 +38,27 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
     })
 }
 
-/** Returns the versions it applied (empty when the schema was already current). */
+/**
+ * Returns the versions it applied (empty when the schema was already current). Throws
+ * RSVP_DATABASE_UNAVAILABLE when PostgreSQL cannot be reached or goes away (retry: every migration
+ * is all or nothing), RSVP_MIGRATION_FAILED when a migration's SQL fails or an applied file changed.
+ */
 export async function migrate(
   db: Postgres,
   deps: { logger: Logger },
   migrations: readonly Migration[] = readMigrations(),
+): Promise<string[]> {
+  try {
+    return await migrateOnce(db, deps, migrations)
+  } catch (error) {
+    throw toDatabaseError(error)
+  }
+}
+
+async function migrateOnce(
+  db: Postgres,
+  deps: { logger: Logger },
+  migrations: readonly Migration[],
 ): Promise<string[]> {
   const client = await db.connect()
   const applied: string[] = []
@@ -80,6 +97,9 @@ export async function migrate(
         await client.query('COMMIT')
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {})
+        const failure = toDatabaseError(error)
+        // Losing the connection mid-migration is not the migration's fault: it is tried again.
+        if (failure.code === ErrorCodes.DATABASE_UNAVAILABLE) throw failure
         throw new AppError(
           ErrorCodes.MIGRATION_FAILED,
           `migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`,

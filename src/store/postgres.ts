@@ -1,10 +1,13 @@
 /**
  * The PostgreSQL adapter: the only module that imports `pg`. A pool with an error listener, plain
  * parameterised queries, and transactions on one checked-out client released in `finally`.
+ * Every failure of a query, a connection or a transaction leaves here as an AppError that says
+ * what it means (RSVP_DATABASE_UNAVAILABLE, _REJECTED or _FAULT: see database-errors.ts).
  */
 import { createRequire } from 'node:module'
 import pg from 'pg'
 import type { Logger } from '../observability/logger.ts'
+import { toDatabaseError } from './database-errors.ts'
 
 export interface PostgresOptions {
   /** postgres://user:password@host:port/database */
@@ -93,8 +96,12 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
   let closed = false
 
   async function query<Row extends Record<string, unknown>>(text: string, values?: readonly unknown[]) {
-    const result = await pool.query<Row>(text, values as unknown[] | undefined)
-    return { rows: result.rows, rowCount: result.rowCount ?? 0 }
+    try {
+      const result = await pool.query<Row>(text, values as unknown[] | undefined)
+      return { rows: result.rows, rowCount: result.rowCount ?? 0 }
+    } catch (error) {
+      throw toDatabaseError(error)
+    }
   }
 
   // A checked-out client whose server goes away between two queries emits 'error'; without a
@@ -104,7 +111,12 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
     failed: () => boolean
     release: (broken: boolean) => void
   }> {
-    const client = await pool.connect()
+    let client: pg.PoolClient
+    try {
+      client = await pool.connect()
+    } catch (error) {
+      throw toDatabaseError(error)
+    }
     // pg-pool gives each checkout its own release function; keep it before anyone wraps it.
     const poolRelease = client.release.bind(client)
     let failed = false
@@ -128,16 +140,18 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
     async withTransaction(work) {
       const { client, release } = await checkOut()
       let broken = false
-      try {
-        await client.query('BEGIN')
-        const tx: Queryable = {
-          async query<Row extends Record<string, unknown>>(text: string, values?: readonly unknown[]) {
-            const result = await client.query<Row>(text, values as unknown[] | undefined)
-            return { rows: result.rows, rowCount: result.rowCount ?? 0 }
-          },
+      const run = async <Row extends Record<string, unknown>>(text: string, values?: readonly unknown[]) => {
+        try {
+          const result = await client.query<Row>(text, values as unknown[] | undefined)
+          return { rows: result.rows, rowCount: result.rowCount ?? 0 }
+        } catch (error) {
+          throw toDatabaseError(error)
         }
-        const result = await work(tx)
-        await client.query('COMMIT')
+      }
+      try {
+        await run('BEGIN')
+        const result = await work({ query: run })
+        await run('COMMIT')
         return result
       } catch (error) {
         try {

@@ -72,7 +72,7 @@ WITH
 event_rows AS (
   INSERT INTO events AS e (event_id, yes_rsvps, attendees, details_mtime, name, url, time_ms, group_id, venue_id,
                            details_rsvp_id)
-  SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],
                        $8::bigint[], $9::bigint[], $10::bigint[])
   ON CONFLICT (event_id) DO UPDATE SET
     yes_rsvps = e.yes_rsvps + excluded.yes_rsvps,
@@ -85,14 +85,14 @@ event_rows AS (
 ),
 day_rows AS (
   INSERT INTO event_day_counts AS d (day, event_id, yes_rsvps, attendees)
-  SELECT * FROM unnest($11::date[], $12::text[], $13::int[], $14::int[])
+  SELECT * FROM unnest($11::date[], $12::text[], $13::bigint[], $14::bigint[])
   ON CONFLICT (day, event_id) DO UPDATE SET
     yes_rsvps = d.yes_rsvps + excluded.yes_rsvps,
     attendees = d.attendees + excluded.attendees
 ),
 hour_rows AS (
   INSERT INTO event_hour_counts AS h (hour_start, event_id, yes_rsvps, attendees)
-  SELECT * FROM unnest($15::bigint[], $16::text[], $17::int[], $18::int[])
+  SELECT * FROM unnest($15::bigint[], $16::text[], $17::bigint[], $18::bigint[])
   ON CONFLICT (hour_start, event_id) DO UPDATE SET
     yes_rsvps = h.yes_rsvps + excluded.yes_rsvps,
     attendees = h.attendees + excluded.attendees

@@ -120,7 +120,7 @@ export function topkStatement(
   WHERE x.response = 'yes'
 ),
 w AS (
-  SELECT event_id, sum(yes_rsvps)::int AS yes_rsvps, sum(attendees)::int AS attendees
+  SELECT event_id, sum(yes_rsvps)::bigint AS yes_rsvps, sum(attendees)::bigint AS attendees
   FROM counted GROUP BY event_id
 )
 SELECT w.event_id, w.yes_rsvps, w.attendees FROM w`

@@ -1,42 +1,16 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { connectRedis } from '../../src/cache/redis-node.ts'
 import { type GeneratedMessage, generateStream } from '../../src/producer/generator.ts'
 import { createRandom } from '../../src/producer/random.ts'
 import { freePort, stackConfig } from '../helpers.ts'
 import { computeExpected, type Expected, type ExpectedRank, topK } from '../support/contract-oracle.ts'
+import { get, metricValue, type Reply, waitFor } from '../support/http.ts'
 import { assertConverges, createIngestFixture, produce, ROOT, startCommand } from '../support/ingest-harness.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
-
-// Replies are JSON checked field by field against the oracle; a typed view of every shape would add nothing.
-// biome-ignore lint/suspicious/noExplicitAny: see above
-type Reply = any
-
-async function get(base: string, path: string): Promise<{ status: number; body: Reply; text: string }> {
-  const response = await fetch(base + path)
-  const text = await response.text()
-  let body: Reply
-  try {
-    body = JSON.parse(text)
-  } catch {
-    body = undefined
-  }
-  return { status: response.status, body, text }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
 
 /** The oracle restricted to RSVPs of the events `keep` accepts (a filter on event details). */
 function only(expected: Expected, keep: (eventId: string) => boolean): Pick<Expected, 'current'> {
@@ -62,11 +36,6 @@ async function assertTopk(base: string, query: string, want: ExpectedRank[], k: 
   )
 }
 
-function metricValue(metrics: string, name: string, labels: string): number | undefined {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${name}{${labels}}`))
-  return line === undefined ? undefined : Number(line.split(' ').at(-1))
-}
-
 test('rsvp-topk serve: top k and event details as the contract says, through bad input and a Redis node going away', async (t) => {
   const fixture = await createIngestFixture(t)
   const port = await freePort()
@@ -85,7 +54,7 @@ test('rsvp-topk serve: top k and event details as the contract says, through bad
       invalidShare: 0.01,
     }),
   ]
-  const service = startCommand(fixture, 'serve', { HTTP_PORT: String(port) })
+  const service = await startCommand(fixture, 'serve', { HTTP_PORT: String(port) })
   await produce(fixture, messages)
   await assertConverges(fixture, messages)
   await waitFor('/readyz', async () => ((await get(base, '/readyz')).status === 200 ? true : undefined))

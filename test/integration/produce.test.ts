@@ -76,7 +76,10 @@ async function readTopics(
 
 type Sent = { key: string | undefined; value: string }
 
-const asSent = (m: ConsumedMessage): Sent => ({ key: m.key?.toString('latin1'), value: m.value.toString('latin1') })
+const asSent = (m: ConsumedMessage): Sent => ({
+  key: m.key?.toString('latin1'),
+  value: m.value?.toString('latin1') ?? '',
+})
 const bytesSent = (key: string | undefined, value: Buffer): Sent => ({ key, value: value.toString('latin1') })
 
 /**

@@ -58,8 +58,8 @@ describe('local Kafka broker', () => {
     t.after(() => second.close())
     const rest = await take(second, 35)
 
-    const seenFirst = firstHalf.map((m) => m.value.toString())
-    const seenRest = rest.map((m) => m.value.toString())
+    const seenFirst = firstHalf.map((m) => m.value?.toString())
+    const seenRest = rest.map((m) => m.value?.toString())
     assert.deepEqual(
       seenRest.filter((v) => seenFirst.includes(v)),
       [],

@@ -13,8 +13,9 @@ import { createRawProducer, deleteTopics, ensureTopics } from '../../src/kafka/c
 import type { GeneratedMessage } from '../../src/producer/generator.ts'
 import { migrate } from '../../src/store/migrate.ts'
 import type { Postgres } from '../../src/store/postgres.ts'
-import { createTestDatabase, silentLogger, stackConfig, uniqueName } from '../helpers.ts'
+import { createTestDatabase, freePort, silentLogger, stackConfig, uniqueName } from '../helpers.ts'
 import { computeExpected } from './contract-oracle.ts'
+import { get, waitFor } from './http.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/rsvp-topk.js', import.meta.url))
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -59,7 +60,6 @@ export async function createIngestFixture(t: TestContext, partitions = 6): Promi
     KAFKA_PARTITIONS: String(partitions),
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     DATABASE_URL: url,
-    METRICS_PORT: '0',
     LOG_LEVEL: process.env.TEST_INGEST_LOG_LEVEL ?? 'warn',
   }
   return { topic, groupId, databaseUrl: url, db, env, processes }
@@ -68,22 +68,31 @@ export async function createIngestFixture(t: TestContext, partitions = 6): Promi
 export interface IngestProcess {
   readonly child: ChildProcess
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** http://127.0.0.1:port of its HTTP server (the API, or /metrics and /readyz of `ingest`) */
+  readonly base: string
   output(): string
+  /** Resolves once /readyz answers 200: every dependency reached, signal handlers in place. */
+  ready(): Promise<void>
 }
 
 /** Starts `rsvp-topk ingest`; the fixture's cleanup kills it if it is still running. */
-export function startIngest(fixture: IngestFixture): IngestProcess {
-  return startCommand(fixture, 'ingest')
+export function startIngest(fixture: IngestFixture, env: NodeJS.ProcessEnv = {}): Promise<IngestProcess> {
+  return startCommand(fixture, 'ingest', env)
 }
 
-/** Starts an `rsvp-topk` command with the fixture's environment (and `env` on top). */
-export function startCommand(
+/**
+ * Starts an `rsvp-topk` command with the fixture's environment (and `env` on top), its HTTP
+ * server on a free port.
+ */
+export async function startCommand(
   fixture: IngestFixture,
   command: 'ingest' | 'serve' | 'api',
   env: NodeJS.ProcessEnv = {},
-): IngestProcess {
+): Promise<IngestProcess> {
+  const portVariable = command === 'ingest' ? 'METRICS_PORT' : 'HTTP_PORT'
+  const port = env[portVariable] ?? String(await freePort())
   const child = spawn(process.execPath, [BIN, command], {
-    env: { ...fixture.env, ...env },
+    env: { ...fixture.env, [portVariable]: port, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   fixture.processes.add(child)
@@ -98,7 +107,25 @@ export function startCommand(
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }))
-  return { child, exited, output: () => output }
+  const base = `http://127.0.0.1:${port}`
+  let stopped = false
+  void exited.then(() => {
+    stopped = true
+  })
+  return {
+    child,
+    exited,
+    base,
+    output: () => output,
+    ready: async () => {
+      const state = await waitFor(
+        `${command} to be ready`,
+        async () => (stopped ? 'exited' : (await get(base, '/readyz')).status === 200 ? 'ready' : undefined),
+        180_000,
+      )
+      if (state === 'exited') throw new Error(`${command} exited before it was ready:\n${output.slice(-3000)}`)
+    },
+  }
 }
 
 export async function produce(

@@ -100,8 +100,8 @@ function parseOk(input: Message | string | Buffer): Rsvp {
   return result.rsvp
 }
 
-function reasonFor(input: Message | string | Buffer | unknown[]): string {
-  const raw = typeof input === 'string' || Buffer.isBuffer(input) ? input : JSON.stringify(input)
+function reasonFor(input: Message | string | Buffer | null | unknown[]): string {
+  const raw = input === null || typeof input === 'string' || Buffer.isBuffer(input) ? input : JSON.stringify(input)
   const result = parseRsvp(raw)
   if (result.ok) assert.fail(`expected an invalid message, got rsvp ${result.rsvp.rsvpId}`)
   return result.reason
@@ -447,11 +447,12 @@ describe('parseRsvp', () => {
   })
 
   describe('invalid messages', () => {
-    const cases: { name: string; input: Message | string | Buffer | unknown[]; reason: string }[] = [
+    const cases: { name: string; input: Message | string | Buffer | null | unknown[]; reason: string }[] = [
       { name: 'text that is not JSON', input: 'hello', reason: 'not JSON' },
       { name: 'a truncated message', input: JSON.stringify(fullMessage()).slice(0, 100), reason: 'not JSON' },
-      { name: 'an empty message', input: '', reason: 'not JSON' },
-      { name: 'an empty Buffer', input: Buffer.alloc(0), reason: 'not JSON' },
+      { name: 'an empty message', input: '', reason: 'empty message' },
+      { name: 'an empty Buffer', input: Buffer.alloc(0), reason: 'empty message' },
+      { name: 'a Kafka record without a value (a tombstone)', input: null, reason: 'empty message' },
       {
         name: 'bytes that are not valid UTF-8',
         input: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
