@@ -22,9 +22,11 @@ export interface StallClock {
 export function createStallClock(now: () => number = Date.now): StallClock {
   let pending = 0
   let lag = 0
+  // A batch given up since the last commit: its messages come again, and wait meanwhile.
+  let givenUp = false
   let lastCommit = now()
   let waitingSince: number | undefined
-  const waiting = () => pending > 0 || lag > 0
+  const waiting = () => pending > 0 || lag > 0 || givenUp
   const update = (wasWaiting: boolean) => {
     if (!wasWaiting && waiting()) waitingSince = now()
     if (!waiting()) waitingSince = undefined
@@ -39,11 +41,14 @@ export function createStallClock(now: () => number = Date.now): StallClock {
       const was = waiting()
       pending = Math.max(0, pending - 1)
       if (committed) lastCommit = now()
+      givenUp = !committed
       update(was)
     },
     lag(messages) {
       const was = waiting()
       lag = messages
+      // Nothing uncommitted in the owned partitions: whatever was given up has been committed since.
+      if (messages === 0 && pending === 0) givenUp = false
       update(was)
     },
     stalledSeconds() {

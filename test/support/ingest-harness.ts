@@ -31,7 +31,11 @@ export interface IngestFixture {
   readonly processes: Set<ChildProcess>
 }
 
-export async function createIngestFixture(t: TestContext, partitions = 6): Promise<IngestFixture> {
+export async function createIngestFixture(
+  t: TestContext,
+  partitions = 6,
+  options: { readonly topicConfigs?: Readonly<Record<string, string>> } = {},
+): Promise<IngestFixture> {
   const config = stackConfig()
   const topic = uniqueName('rsvps-it')
   const groupId = uniqueName('ingest-it')
@@ -50,7 +54,7 @@ export async function createIngestFixture(t: TestContext, partitions = 6): Promi
   // Migrated here too, so the test can read the tables before the first ingest process is up.
   await migrate(db, { logger: silentLogger })
   await ensureTopics(config.kafka, [
-    { name: topic, partitions },
+    { name: topic, partitions, ...(options.topicConfigs && { configs: options.topicConfigs }) },
     { name: `${topic}.dlq`, partitions },
   ])
   const env = {
