@@ -25,13 +25,18 @@ Usage: ./dev.sh COMMAND
   bench [--quick]
             the benchmark suite: ingest, raw Kafka and COPY limits, freshness, top-k latency;
             prints a table and writes bench/results/latest.json (see BENCHMARKS.md)
+  chaos [--quick] [--only NAME…]
+            the chaos suite: real service processes under faults (SIGKILLs, PostgreSQL, Kafka
+            and Redis stopped, hostile messages), each checked against the counting contract;
+            prints a table (./dev.sh chaos --help for the scenarios)
   test      install what is missing, bring the stack up if needed, type-check, lint and run every
             test (unit and integration); leaves the stack as it found it
   up [COMPONENT…]
             start Kafka $KAFKA_VERSION, PostgreSQL 15 and three Redis 7 nodes on 127.0.0.1
             (idempotent; installs what is missing); COMPONENT is kafka, postgres or redis
-  down [COMPONENT…]
-            stop exactly the processes 'up' started (by their pid files)
+  down [--purge] [COMPONENT…]
+            stop exactly the processes 'up' started (by their pid files); --purge also removes
+            their data (PostgreSQL's cluster wherever it lives, Kafka's logs, Redis's folders)
   status    show what runs, with pids, ports and log files
   logs [kafka|postgres|redis]
             print the last lines of the stack's logs
@@ -77,12 +82,21 @@ cmd_up() {
 }
 
 cmd_down() {
-  local list component
+  local list component purge=0
+  if [ "${1:-}" = --purge ]; then
+    purge=1
+    shift
+  fi
   list="$(components "$@")"
   say "stopping the local stack"
   for component in kafka redis postgres; do
     grep -qx "$component" <<<"$list" && "${component}_down"
   done
+  if [ "$purge" = 1 ]; then
+    grep -qx kafka <<<"$list" && { say "  removing kafka data in $KAFKA_DATA"; rm -rf "$KAFKA_DATA"; }
+    grep -qx redis <<<"$list" && { say "  removing redis data in $REDIS_DIR"; rm -rf "$REDIS_DIR"; }
+    grep -qx postgres <<<"$list" && postgres_purge
+  fi
   return 0
 }
 
@@ -139,6 +153,9 @@ cmd_test() {
   ensure_deps
   up_for_this_run
   eval "$(print_env)"
+  # The record-shape tests write with the Java client from the broker's own jars.
+  ensure_jdk
+  export RSVP_TOPK_KAFKA_LIBS="$KAFKA_LIBS"
   cd "$ROOT_DIR"
   say "== type-check (tsc)"
   npm run -s typecheck || failures=$((failures + 1))
@@ -180,6 +197,14 @@ cmd_demo() {
   node scripts/demo.ts "$@"
 }
 
+cmd_chaos() {
+  ensure_deps
+  up_for_this_run
+  eval "$(print_env)"
+  cd "$ROOT_DIR"
+  node chaos/run.ts "$@"
+}
+
 cmd_bench() {
   ensure_deps
   up_for_this_run
@@ -200,6 +225,7 @@ main() {
     test) cmd_test "$@" ;;
     demo) cmd_demo "$@" ;;
     bench) cmd_bench "$@" ;;
+    chaos) cmd_chaos "$@" ;;
     help | -h | --help) usage ;;
     *) usage >&2; die "unknown command '$command'" ;;
   esac

@@ -17,6 +17,12 @@ ensure_java() {
   [ "${major%%.*}" -ge 17 ] 2>/dev/null || die "Kafka $KAFKA_VERSION needs Java 17 or newer; found Java ${major:-unknown}"
 }
 
+# A JDK (javac), for tests that run a Java program against the broker's client jars.
+ensure_jdk() {
+  ensure_java
+  ensure_command javac openjdk-17-jdk-headless
+}
+
 ensure_kafka_jars() {
   [ -f "$KAFKA_LIBS/.complete" ] && return 0
   ensure_command mvn maven

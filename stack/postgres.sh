@@ -1,12 +1,54 @@
 # shellcheck shell=bash
-# PostgreSQL 15 from Debian's packages: a cluster of our own under $LOCAL_DIR, TCP on loopback,
-# a Unix socket only in our own folder (for the superuser's peer login), and an application role
-# that is not a superuser. As root the cluster belongs to the 'postgres' OS user, as initdb requires.
+# PostgreSQL 15 from Debian's packages: a cluster of our own, TCP on loopback, a Unix socket only
+# in our own folder (for the superuser's peer login), and an application role that is not a
+# superuser. As root the cluster belongs to the 'postgres' OS user, as initdb requires.
+#
+# The cluster lives in $LOCAL_DIR/postgres when its owner can reach it. A clone in a private
+# folder (under /root, in a `mktemp -d` folder) is out of the postgres user's reach: its cluster
+# then lives in that user's home, in a folder named after the clone's path. A pointer file in
+# $LOCAL_DIR remembers where, so status, down and `down --purge` find it again.
 
-PG_DIR="$LOCAL_DIR/postgres"
-PG_DATA="$PG_DIR/data"
-PG_SOCKET_DIR="$PG_DIR/socket"
-PG_LOG="$PG_DIR/postgres.log"
+PG_POINTER_FILE="$LOCAL_DIR/postgres-dir"
+
+# Sets PG_DIR and the paths under it from the pointer file (or the default in $LOCAL_DIR).
+pg_paths() {
+  PG_DIR="$LOCAL_DIR/postgres"
+  [ -s "$PG_POINTER_FILE" ] && PG_DIR="$(head -n1 "$PG_POINTER_FILE")"
+  PG_DATA="$PG_DIR/data"
+  PG_SOCKET_DIR="$PG_DIR/socket"
+  PG_LOG="$PG_DIR/postgres.log"
+}
+pg_paths
+
+# Where a clone at $ROOT_DIR keeps its cluster when the postgres user cannot reach $LOCAL_DIR:
+# <postgres home>/rsvp-topk/<the clone's path, slashes as dashes>-<8 hex of its hash>.
+pg_outside_dir() {
+  local home slug hash
+  home="$(getent passwd postgres | cut -d: -f6)"
+  [ -n "$home" ] && [ -d "$home" ] || home=/var/lib/postgresql
+  slug="$(printf '%s' "$LOCAL_DIR" | tr -c 'A-Za-z0-9._\n' '-' | sed 's/^-*//' | cut -c1-80)"
+  hash="$(printf '%s' "$LOCAL_DIR" | sha256sum | cut -c1-8)"
+  echo "$home/rsvp-topk/$slug-$hash"
+}
+
+# As root: decides (once per clone) where the cluster lives, and makes the folder its owner's.
+pg_choose_dir() {
+  is_root || return 0
+  [ -s "$PG_POINTER_FILE" ] && return 0
+  mkdir -p "$LOCAL_DIR/postgres"
+  chown postgres:postgres "$LOCAL_DIR/postgres"
+  if ! runuser -u postgres -- test -w "$LOCAL_DIR/postgres" 2>/dev/null; then
+    rmdir "$LOCAL_DIR/postgres" 2>/dev/null || true
+    local outside
+    outside="$(pg_outside_dir)"
+    say "  postgres   the postgres OS user cannot reach $LOCAL_DIR; its data goes to $outside"
+    mkdir -p "$outside"
+    chown postgres:postgres "$(dirname "$outside")" "$outside"
+    chmod 700 "$outside"
+    echo "$outside" >"$PG_POINTER_FILE"
+  fi
+  pg_paths
+}
 
 pg_bindir() {
   local dir
@@ -59,12 +101,14 @@ postgres_up() {
   fi
   local started
   started="$(now)"
-  mkdir -p "$PG_DIR"
   if is_root; then
     id postgres >/dev/null 2>&1 || die "the 'postgres' OS user is missing (it comes with the postgresql-15 package)"
+    pg_choose_dir
+    mkdir -p "$PG_DIR"
     chown postgres:postgres "$PG_DIR"
-    runuser -u postgres -- test -w "$PG_DIR" ||
-      die "the postgres OS user cannot write $PG_DIR: clone the project where that user can reach it (not under /root)"
+    runuser -u postgres -- test -w "$PG_DIR" || die "the postgres OS user cannot write $PG_DIR"
+  else
+    mkdir -p "$PG_DIR"
   fi
   as_pg_owner mkdir -p "$PG_SOCKET_DIR"
   if [ ! -s "$PG_DATA/PG_VERSION" ]; then
@@ -114,6 +158,16 @@ postgres_down() {
     as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null ||
       die "PostgreSQL did not stop (log: $PG_LOG)"
   fi
+}
+
+# Removes the cluster's data (PostgreSQL must be stopped), wherever it lives, and the pointer to it.
+postgres_purge() {
+  if [ -d "$PG_DIR" ]; then
+    say "  removing postgres data in $PG_DIR"
+    rm -rf "$PG_DIR"
+  fi
+  rm -f "$PG_POINTER_FILE"
+  pg_paths
 }
 
 postgres_status() {
