@@ -37,7 +37,7 @@ pg_choose_dir() {
   [ -s "$PG_POINTER_FILE" ] && return 0
   mkdir -p "$LOCAL_DIR/postgres"
   chown postgres:postgres "$LOCAL_DIR/postgres"
-  if ! runuser -u postgres -- test -w "$LOCAL_DIR/postgres" 2>/dev/null; then
+  if ! as_pg_owner test -w "$LOCAL_DIR/postgres" 2>/dev/null; then
     rmdir "$LOCAL_DIR/postgres" 2>/dev/null || true
     local outside
     outside="$(pg_outside_dir)"
@@ -74,10 +74,10 @@ ensure_postgres_binaries() {
   ensure_command psql postgresql-client-15
 }
 
-# Runs a PostgreSQL program as the cluster's owner.
+# Runs a PostgreSQL program as the cluster's owner (from /: the caller's folder may be private).
 as_pg_owner() {
   if is_root; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -106,7 +106,7 @@ postgres_up() {
     pg_choose_dir
     mkdir -p "$PG_DIR"
     chown postgres:postgres "$PG_DIR"
-    runuser -u postgres -- test -w "$PG_DIR" || die "the postgres OS user cannot write $PG_DIR"
+    as_pg_owner test -w "$PG_DIR" || die "the postgres OS user cannot write $PG_DIR"
   else
     mkdir -p "$PG_DIR"
   fi
