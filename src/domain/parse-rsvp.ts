@@ -126,7 +126,10 @@ function cleanText(value: string): string {
   let text = value
   if (text.length > MAX_TEXT_LENGTH) {
     const last = text.charCodeAt(MAX_TEXT_LENGTH - 1)
-    text = text.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_TEXT_LENGTH - 1 : MAX_TEXT_LENGTH)
+    const next = text.charCodeAt(MAX_TEXT_LENGTH)
+    // Back off one unit only from a real pair; a lone high surrogate there becomes U+FFFD below.
+    const splitsPair = last >= 0xd800 && last <= 0xdbff && next >= 0xdc00 && next <= 0xdfff
+    text = text.slice(0, splitsPair ? MAX_TEXT_LENGTH - 1 : MAX_TEXT_LENGTH)
   }
   if (!text.isWellFormed()) text = text.toWellFormed()
   if (text.includes('\u0000')) text = text.replaceAll('\u0000', '\uFFFD')

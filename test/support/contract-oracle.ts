@@ -3,12 +3,17 @@
  * possible, for tests to compare the real service against. It shares no code with `src/domain`
  * on purpose: a bug there must not be copied here. Speed is not a goal; being obviously right is.
  *
+ * Rule 6 as docs/contract.md states it, read literally:
+ * - rsvp_id an integer from 1 to 2^53-1 (a JSON number beyond 2^53 has already lost digits, so it
+ *   cannot identify anything); mtime an integer from 0 to 253402300799999 (year 9999); response
+ *   any string; event.event_id a non-empty string of at most 255 UTF-16 units without NUL or
+ *   unpaired surrogates. A value that is not UTF-8, empty or null is invalid. Everything else is
+ *   optional.
+ * - guests counts when it is an integer from 0 to 1000; anything else counts as 0.
+ * - Free text is kept in the closest form storage can hold: NUL and unpaired surrogates become
+ *   U+FFFD, and text over 1,000 UTF-16 units is cut there (never inside a surrogate pair).
+ *
  * Decisions where the contract leaves room (the service must agree, or the tests say so):
- * - rsvp_id must be a positive safe integer and mtime a non-negative safe integer (a JSON number
- *   beyond 2^53 has already lost digits, so it cannot identify anything); response any string;
- *   event.event_id any non-empty string. Everything else is optional.
- * - guests counts when it is a non-negative safe integer; anything else (absent, negative,
- *   fractional, a string) counts as 0.
  * - Only the exact response "yes" counts.
  * - The count maps keep no zeros: an event is in `yes`/`attendees` only while at least one RSVP
  *   counts for it, and a day is in `yesByDay` only while some RSVP counts on it.
@@ -95,9 +100,10 @@ export interface ExpectedRank {
   attendees: number
 }
 
-const DAY_MS = 86_400_000
-// 10000-01-01T00:00:00Z: from here on a day has no YYYY-MM-DD name
-const FIRST_FIVE_DIGIT_YEAR_MS = 253_402_300_800_000
+const MAX_MTIME = 253_402_300_799_999
+const MAX_EVENT_ID_UNITS = 255
+const MAX_GUESTS = 1000
+const MAX_TEXT_UNITS = 1000
 
 type JsonObject = Record<string, unknown>
 
@@ -109,12 +115,37 @@ function isPositiveId(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0
 }
 
-function stringOrUndefined(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined
+/** Free text in the closest form storage holds (see the top of this file). */
+function storable(text: string): string {
+  let kept = ''
+  // for…of walks code points: a pair comes whole, an unpaired surrogate alone.
+  for (const char of text) {
+    const code = char.codePointAt(0) as number
+    const stored = char === '\u0000' || (code >= 0xd800 && code <= 0xdfff) ? '\uFFFD' : char
+    if (kept.length + stored.length > MAX_TEXT_UNITS) break
+    kept += stored
+  }
+  return kept
 }
 
 function numberOrUndefined(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? storable(value) : undefined
+}
+
+function integerOrUndefined(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined
+}
+
+function hasNulOrLoneSurrogate(text: string): boolean {
+  for (const char of text) {
+    const code = char.codePointAt(0) as number
+    if (code === 0 || (code >= 0xd800 && code <= 0xdfff)) return true
+  }
+  return false
 }
 
 function coordinate(value: unknown): number | undefined {
@@ -122,9 +153,8 @@ function coordinate(value: unknown): number | undefined {
   return n === 0 ? undefined : n
 }
 
-/** The UTC day of an epoch-ms instant, as 'YYYY-MM-DD'. */
+/** The UTC day of an epoch-ms instant (year 0000 to 9999), as 'YYYY-MM-DD'. */
 export function utcDay(mtime: number): string {
-  if (mtime >= FIRST_FIVE_DIGIT_YEAR_MS) return `day-${Math.floor(mtime / DAY_MS)}`
   return new Date(mtime).toISOString().slice(0, 10)
 }
 
@@ -135,8 +165,17 @@ interface ValidMessage {
   event: JsonObject
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 /** The parts rule 6 requires, or undefined when the message is invalid. */
-function readValid(line: string): ValidMessage | undefined {
+function readValid(raw: string | Buffer | null): ValidMessage | undefined {
+  if (raw === null || raw.length === 0) return undefined
+  let line: string
+  try {
+    line = typeof raw === 'string' ? raw : strictUtf8.decode(raw)
+  } catch {
+    return undefined
+  }
   let parsed: unknown
   try {
     parsed = JSON.parse(line)
@@ -149,15 +188,17 @@ function readValid(line: string): ValidMessage | undefined {
   const response = parsed.response
   const event = parsed.event
   if (!isPositiveId(rsvpId)) return undefined
-  if (typeof mtime !== 'number' || !Number.isSafeInteger(mtime) || mtime < 0) return undefined
+  if (typeof mtime !== 'number' || !Number.isSafeInteger(mtime) || mtime < 0 || mtime > MAX_MTIME) return undefined
   if (typeof response !== 'string') return undefined
   if (!isObject(event)) return undefined
   const eventId = event.event_id
-  if (typeof eventId !== 'string' || eventId === '') return undefined
-  const guests = typeof parsed.guests === 'number' && Number.isSafeInteger(parsed.guests) && parsed.guests >= 0
+  if (typeof eventId !== 'string' || eventId === '' || eventId.length > MAX_EVENT_ID_UNITS) return undefined
+  if (hasNulOrLoneSurrogate(eventId)) return undefined
+  const guests = integerOrUndefined(parsed.guests)
+  const usableGuests = guests !== undefined && guests >= 0 && guests <= MAX_GUESTS ? guests : 0
   return {
     rsvpId,
-    version: { mtime, eventId, response, guests: guests ? (parsed.guests as number) : 0 },
+    version: { mtime, eventId, response: storable(response), guests: usableGuests },
     object: parsed,
     event,
   }
@@ -211,7 +252,7 @@ function addToDay(map: Map<string, Map<string, number>>, day: string, key: strin
  * would, and returns the resulting state. The counts are derived at the end from the current
  * versions alone, which is rule 2 read literally.
  */
-export function computeExpected(values: Iterable<string>): Expected {
+export function computeExpected(values: Iterable<string | Buffer | null>): Expected {
   const expected: Expected = {
     yes: new Map(),
     attendees: new Map(),
@@ -251,7 +292,7 @@ export function computeExpected(values: Iterable<string>): Expected {
         mtime: version.mtime,
         name: stringOrUndefined(event.event_name),
         url: stringOrUndefined(event.event_url),
-        time: numberOrUndefined(event.time),
+        time: integerOrUndefined(event.time),
         groupId,
         venueId,
       },

@@ -297,6 +297,12 @@ describe('parseRsvp', () => {
       assert.ok(cut.isWellFormed())
     })
 
+    test('should keep a lone high surrogate at the cut as U+FFFD, like any unpaired surrogate', () => {
+      const name = `${'n'.repeat(MAX_TEXT_LENGTH - 1)}\ud800tail`
+      const cut = parseOk(messageWith({}, { event: { event_name: name } })).event.name ?? ''
+      assert.equal(cut, `${'n'.repeat(MAX_TEXT_LENGTH - 1)}\uFFFD`)
+    })
+
     test('should replace NUL and unpaired surrogates in free text, which PostgreSQL cannot store', () => {
       const rsvp = parseOk(
         '{"rsvp_id":1,"mtime":2,"response":"yes","event":{"event_id":"e","event_name":"a\\u0000b\\ud800c"},' +

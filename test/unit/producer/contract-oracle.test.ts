@@ -420,8 +420,47 @@ describe('utcDay', () => {
     assert.equal(utcDay(Date.UTC(9999, 11, 31, 23, 59, 59, 999)), '9999-12-31')
   })
 
-  test('should not throw for valid mtimes beyond year 9999', () => {
-    assert.doesNotMatch(utcDay(Number.MAX_SAFE_INTEGER), /^\d{4}-\d{2}-\d{2}$/)
-    assert.doesNotMatch(utcDay(Date.UTC(10000, 0, 1)), /^\d{4}-\d{2}-\d{2}$/)
+})
+
+describe('computeExpected, rule 6 at its edges', () => {
+  const base = JSON.parse(rsvp({ id: 1, mtime: T, event: 'a' }))
+  const line = (overrides: Record<string, unknown>) => JSON.stringify({ ...base, ...overrides })
+  const validity = (value: string | Buffer | null) => computeExpected([value]).valid === 1
+
+  test('should take mtimes up to the last millisecond of year 9999 and no later', () => {
+    assert.equal(validity(line({ mtime: 253_402_300_799_999 })), true)
+    assert.equal(validity(line({ mtime: 253_402_300_800_000 })), false)
+    assert.equal(validity(line({ mtime: -1 })), false)
+  })
+
+  test('should take event ids of up to 255 units without NUL or unpaired surrogates', () => {
+    assert.equal(validity(line({ event: { event_id: 'e'.repeat(255) } })), true)
+    assert.equal(validity(line({ event: { event_id: 'e'.repeat(256) } })), false)
+    assert.equal(validity(line({ event: { event_id: 'a\u0000b' } })), false)
+    assert.equal(validity(line({ event: { event_id: 'a\ud800b' } })), false)
+    assert.equal(validity(line({ event: { event_id: '\u{1F600}' } })), true)
+  })
+
+  test('should call empty, null and non-UTF-8 values invalid', () => {
+    assert.equal(validity(null), false)
+    assert.equal(validity(''), false)
+    assert.equal(validity(Buffer.from([0x7b, 0xff, 0x7d])), false)
+    assert.equal(validity(Buffer.from(line({}))), true)
+  })
+
+  test('should count guests only from 0 to 1000', () => {
+    const attendees = (guests: unknown) => computeExpected([line({ guests })]).attendees.get('a')
+    assert.equal(attendees(1000), 1001)
+    assert.equal(attendees(1001), 1)
+    assert.equal(attendees(2 ** 53), 1)
+  })
+
+  test('should keep free text in the closest form storage holds', () => {
+    const e = computeExpected([line({ event: { event_id: 'a', event_name: `x\u0000y\udc00${'z'.repeat(2000)}` } })])
+    const name = e.events.get('a')?.name ?? ''
+    assert.equal(name.slice(0, 4), 'x\uFFFDy\uFFFD')
+    assert.equal(name.length, 1000)
+    const pair = computeExpected([line({ event: { event_id: 'a', event_name: `${'z'.repeat(999)}\u{1F600}` } })])
+    assert.equal(pair.events.get('a')?.name, 'z'.repeat(999), 'a pair is never cut in half')
   })
 })
