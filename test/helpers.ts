@@ -5,10 +5,17 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
-import type { TestContext } from 'node:test'
 import { type Config, loadConfig } from '../src/config.ts'
 import { createLogger } from '../src/observability/logger.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
+
+/**
+ * What a helper needs of its caller to clean up after it: a node:test TestContext, or the chaos
+ * suite's scope. Cleanups run in the order they were added.
+ */
+export interface Scope {
+  after(fn: () => unknown): void
+}
 
 /** The stack's configuration; fails with a pointer to ./dev.sh when the environment is not set. */
 export function stackConfig(overrides: Record<string, string> = {}): Config {
@@ -39,7 +46,7 @@ export function uniqueName(prefix: string): string {
  * A fresh database for one test, owned by the application role (which may create databases but is
  * no superuser). Dropped when the test ends.
  */
-export async function createTestDatabase(t: TestContext): Promise<{ url: string; db: Postgres }> {
+export async function createTestDatabase(t: Scope): Promise<{ url: string; db: Postgres }> {
   const config = stackConfig()
   const name = uniqueName('rsvp_test')
   const admin = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silentLogger })

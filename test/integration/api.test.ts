@@ -340,7 +340,7 @@ test('rsvp-topk serve: top k and event details as the contract says, through bad
         time: Date.now() + DAY,
       },
     }
-    await produce(fixture, [{ key: String(message.rsvp_id), value: JSON.stringify(message), kind: 'new' }])
+    await produce(fixture, [{ key: String(message.rsvp_id), value: JSON.stringify(message) }])
     const after = await waitFor('the new name', async () => {
       const reply = await get(base, `/api/v1/events/${encodeURIComponent(top.eventId)}`)
       return reply.body.name === renamed ? reply.body : undefined

@@ -204,6 +204,11 @@ function readValid(raw: string | Buffer | null): ValidMessage | undefined {
   }
 }
 
+/** Rule 6: whether a message value is valid (it counts) rather than invalid (dead-lettered). */
+export function isValidMessage(raw: string | Buffer | null): boolean {
+  return readValid(raw) !== undefined
+}
+
 // rsvp_id of the message each kept details came from, for rule 5's tie-break
 const sourceRsvp = new WeakMap<object, number>()
 

@@ -419,7 +419,6 @@ describe('utcDay', () => {
     assert.equal(utcDay(0), '1970-01-01')
     assert.equal(utcDay(Date.UTC(9999, 11, 31, 23, 59, 59, 999)), '9999-12-31')
   })
-
 })
 
 describe('computeExpected, rule 6 at its edges', () => {
