@@ -106,6 +106,8 @@ export async function verdict(
     readonly size: Size
     readonly notes?: readonly (string | undefined)[]
     readonly expectation?: Expectation
+    /** processes that must still run at the end (one that exited is reported, with its last output) */
+    readonly running?: readonly IngestProcess[]
   },
 ): Promise<ChaosRow> {
   const values = messages.map((m) => m.value)
@@ -130,6 +132,13 @@ export async function verdict(
   const unexplained = letters.filter((letter) => !letter.reason)
   if (unexplained.length > 0) notes.push(`${unexplained.length} dead letters without a reason`)
   for (const note of options.notes ?? []) if (note) notes.push(note)
+  for (const process of options.running ?? []) {
+    if (process.child.exitCode !== null || process.child.signalCode !== null) {
+      notes.push(
+        `a service process exited (${process.child.exitCode ?? process.child.signalCode}): ${process.output().slice(-1500)}`,
+      )
+    }
+  }
   return {
     scenario,
     messagesIn: messages.length,

@@ -55,9 +55,9 @@ const sigkill: Scenario = {
       log(`kill ${i + 1} of ${kills}`)
     }
     const recoveryFrom = performance.now()
-    await startCommand(fixture, 'serve', SESSION)
+    const last = await startCommand(fixture, 'serve', SESSION)
     await producing
-    return verdict('sigkill', fixture, messages, { recoveryFrom, restarts: kills, size })
+    return verdict('sigkill', fixture, messages, { recoveryFrom, restarts: kills, size, running: [last] })
   },
 }
 

@@ -11,17 +11,21 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   KAFKA_BROKERS      host:port[,host:port…]           (required)
   KAFKA_TOPIC        topic of RSVPs                     (default rsvps; dead letters go to <topic>.dlq)
   KAFKA_GROUP_ID     consumer group                     (default rsvp-topk)
+  KAFKA_CLIENT_ID    client id prefix seen by brokers   (default rsvp-topk)
   KAFKA_PARTITIONS   partitions of topics we create     (default 6)
+  KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
   DATABASE_URL       postgres://user:pass@host:port/db  (required; or DATABASE_URL_FILE)
+  PG_POOL_SIZE       PostgreSQL connections per pool    (default 10; at least 2)
   REDIS_RING         redis://user:pass@host:port,…      (required; or REDIS_RING_FILE)
+  REDIS_TTL_SECONDS  how long event details stay cached (default 300)
   HTTP_HOST          address the HTTP API listens on    (default 127.0.0.1)
   HTTP_PORT          port of the HTTP API               (default 8088)
   TOPK_MAX_K         the largest k a request may ask    (default 1000)
   TOPK_CACHE_MS      reuse a top-k answer this long     (default 200; 0 = never)
-  REDIS_TTL_SECONDS  how long event details stay cached (default 300)
-  METRICS_PORT       /metrics and /healthz of 'ingest'  (default 9464; 0 picks a free port)
+  METRICS_PORT       /metrics, /healthz, /readyz of 'ingest' (default 9464; 0 picks a free port)
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_WAIT_MS   batch size limits (default 20000 messages, 50 ms)
-  KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
+  DEPENDENCY_GRACE_SECONDS  how long PostgreSQL or Kafka may fail before /readyz of 'ingest'
+                     and 'serve' says 503 (default 30)
   LOG_LEVEL          fatal|error|warn|info|debug|trace|silent (default info)`
 
 export function buildProgram(): Command {
@@ -49,9 +53,11 @@ Everything 'ingest' does, plus the HTTP API on HTTP_HOST:HTTP_PORT (see 'rsvp-to
     .addHelpText(
       'after',
       `
-Creates KAFKA_TOPIC and its dead-letter topic <topic>.dlq when missing (KAFKA_PARTITIONS
-partitions), applies database migrations, then consumes until SIGTERM or SIGINT. Start several
-processes with the same KAFKA_GROUP_ID to share the partitions. Metrics: http://127.0.0.1:METRICS_PORT/metrics`,
+Waits for PostgreSQL and Kafka (with backoff, a log line per attempt), applies database
+migrations, creates KAFKA_TOPIC and its dead-letter topic <topic>.dlq when missing
+(KAFKA_PARTITIONS partitions), then consumes until SIGTERM or SIGINT. Start several processes
+with the same KAFKA_GROUP_ID to share the partitions. http://127.0.0.1:METRICS_PORT serves
+/metrics, /healthz and /readyz (503 naming what is missing).`,
     )
     .action(async () => {
       const { runService } = await import('./main.ts')
@@ -63,7 +69,8 @@ processes with the same KAFKA_GROUP_ID to share the partitions. Metrics: http://
     .addHelpText(
       'after',
       `
-Serves on HTTP_HOST:HTTP_PORT (default 127.0.0.1:8088); applies database migrations first.
+Serves on HTTP_HOST:HTTP_PORT (default 127.0.0.1:8088) at once; waits for PostgreSQL (the events
+routes answer 503 meanwhile) and applies database migrations.
   GET /api/v1/events/topk?k=10            top k all-time (k from 1 to TOPK_MAX_K, default 10)
       &date=2021-03-01                    … counting only RSVPs whose current version is on that UTC day
       &from=…&to=…                        … or in [from, to): ISO-8601 (UTC without a zone) or epoch ms

@@ -10,7 +10,7 @@ export type RawQuery = Readonly<Record<string, string | readonly string[] | unde
 
 export interface TopkQuery {
   readonly k: number
-  /** UTC day number since 1970-01-01 (rule 4), when `date` was given */
+  /** UTC day number since 1970-01-01 (rule 4 of docs/contract.md), when `date` was given */
   readonly day?: number
   /** `[from, to)` on the RSVPs' mtime, when `from` or `to` was given (the other end open) */
   readonly window?: { readonly from: number; readonly to: number }

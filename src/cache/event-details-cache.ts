@@ -1,5 +1,5 @@
 /**
- * Event details through the Redis ring: a request's events are looked up in one pipeline per node,
+ * Event details through the Redis ring: a request's events are looked up with one MGET per node,
  * the misses read from PostgreSQL in one query and written back with the TTL. The ring is only
  * ever a shortcut: a dead node or a failing command is a miss, never an error.
  *

@@ -1,5 +1,5 @@
 /**
- * The counting contract's rules as pure functions over one batch of parsed RSVPs: which version
+ * The counting contract's rules (docs/contract.md) as pure functions over one batch of parsed RSVPs: which version
  * of an RSVP is current (rule 1), how replacing a version moves the counts (rules 2 and 4), and
  * which message's details win (rule 5). The store applies what these return; keeping the rules
  * here lets them be tested without a database.

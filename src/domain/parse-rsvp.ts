@@ -1,6 +1,6 @@
 /**
- * Turns one raw Kafka message into an Rsvp, or into the reason it is invalid (counting contract
- * rule 6). Only rsvp_id, mtime, response and event.event_id can make a message invalid; every
+ * Turns one raw Kafka message into an Rsvp, or into the reason it is invalid (rule 6 of
+ * docs/contract.md). Only rsvp_id, mtime, response and event.event_id can make a message invalid; every
  * other part is best effort: a malformed optional part is dropped, never fatal.
  *
  * Whatever comes out must be storable as is: PostgreSQL text and jsonb reject NUL characters and

@@ -1,6 +1,6 @@
 /**
  * The RSVP as the service understands it, after parsing and validation. Only `rsvpId`, `mtime`,
- * `response` and `event.eventId` are required (counting contract rule 6); every other part is
+ * `response` and `event.eventId` are required (rule 6 of docs/contract.md); every other part is
  * optional and absent rather than null when the message lacks it.
  */
 

@@ -1,6 +1,6 @@
 /**
  * UTC calendar days of epoch-millisecond timestamps, as the per-day counts key them
- * (counting contract rule 4).
+ * (rule 4 of docs/contract.md).
  */
 
 const MS_PER_DAY = 86_400_000

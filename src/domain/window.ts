@@ -1,5 +1,5 @@
 /**
- * How a `[from, to)` window on RSVP mtimes (contract rule 4) is added up from maintained counts:
+ * How a `[from, to)` window on RSVP mtimes (rule 4 of docs/contract.md) is added up from maintained counts:
  * whole UTC days from the per-day counts, whole UTC hours from the per-hour counts, and only the
  * partial hours at the two edges from the RSVPs themselves. A window of any length therefore
  * reads at most two hours of RSVPs, whatever the total number of RSVPs.

@@ -2,7 +2,7 @@
  * The order in which batches reach PostgreSQL and Kafka. At most two batch transactions run at
  * once: the newer one begins when the older one has written its RSVP versions. From there the two
  * meet only on count and detail rows, which every transaction locks in one order, so they wait
- * for each other but never deadlock, and any commit order gives the same state (rule 1 and rule
+ * for each other but never deadlock, and any commit order gives the same state (rules 1 and
  * 5 do not depend on order; counts move by deltas read under row locks).
  *
  * Offsets are another matter: a batch may commit its offsets only when every earlier batch has

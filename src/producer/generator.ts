@@ -1,12 +1,12 @@
 /**
  * A seeded, realistic stream of Meetup-style RSVP messages: the format and quirks of
- * `shared/spec/README.md` (resends, truncated-mtime resends, flips, stale versions, invalid
+ * `docs/contract.md` (resends, truncated-mtime resends, flips, stale versions, invalid
  * messages, optional keys, awkward text), with invented names so no real person's data is used.
  *
  * Event, group, venue and member details are a pure function of (entity, mtime): each entity has
  * its own "epochs" (a few days long) and draws its details for an epoch from a hash of its seed and
  * the epoch number. Two messages that name the same entity at the same mtime therefore carry the
- * same details, so "the details of the message with the greatest mtime" (contract rule 5) is always
+ * same details, so "the details of the message with the greatest mtime" (rule 5 of docs/contract.md) is always
  * well defined, while details still change over time (renames, venue moves).
  */
 import { Buffer } from 'node:buffer'
@@ -32,7 +32,7 @@ export interface GeneratorOptions {
   startMtime?: number
   /** the clock advances evenly over this many days (default 7) */
   spanDays?: number
-  /** messages that break counting contract rule 6 (default 0.01) */
+  /** messages that break rule 6 of docs/contract.md (default 0.01) */
   invalidShare?: number
   /** byte-identical resends of an earlier message (default 0.05) */
   resendShare?: number

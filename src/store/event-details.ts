@@ -1,6 +1,6 @@
 /**
  * Event details as the API shows them: the event's own details joined with its group (and the
- * group's topics) and venue, each the newest by rule 5. This is what the Redis ring caches, so it
+ * group's topics) and venue, each the newest by rule 5 (docs/contract.md). This is what the Redis ring caches, so it
  * holds no counts: those change with every RSVP and always come from PostgreSQL.
  */
 import type { Queryable } from './postgres.ts'

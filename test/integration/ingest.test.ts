@@ -122,10 +122,10 @@ describe('rsvp-topk ingest', () => {
     await assertConverges(fixture, messages)
   })
 
-  test('should ride out PostgreSQL stopped mid-stream: no crash, nothing skipped', async (t) => {
+  test('should ride out PostgreSQL stopped mid-stream: no crash, nothing skipped, the stall visible', async (t) => {
     const fixture = await createIngestFixture(t)
     const messages = stream(30_000, 5)
-    const ingest = await startIngest(fixture)
+    const ingest = await startIngest(fixture, { DEPENDENCY_GRACE_SECONDS: '1' })
     await produce(fixture, messages.slice(0, 10_000))
     await assertConverges(fixture, messages.slice(0, 10_000))
     let producing: Promise<void>
@@ -141,6 +141,16 @@ describe('rsvp-topk ingest', () => {
         )
         return (retries ?? 0) >= 3 ? true : undefined
       })
+      // Past DEPENDENCY_GRACE_SECONDS, /readyz names PostgreSQL as down, and the stall shows.
+      const unready = await waitFor('/readyz to report postgres down', async () => {
+        const reply = await get(ingest.base, '/readyz')
+        return reply.status === 503 && reply.body?.dependencies?.postgres?.status === 'down' ? reply : undefined
+      })
+      assert.match(unready.body.error.message, /postgres failing since/)
+      await waitFor('rsvp_topk_ingest_stalled_seconds above 1', async () => {
+        const stalled = metricValue((await get(ingest.base, '/metrics')).text, 'rsvp_topk_ingest_stalled_seconds')
+        return (stalled ?? 0) > 1 ? true : undefined
+      })
       assert.equal(
         ingest.child.exitCode,
         null,
@@ -153,6 +163,7 @@ describe('rsvp-topk ingest', () => {
     await producing
     await assertConverges(fixture, messages)
     assert.equal(ingest.child.exitCode, null, `ingest never exited:\n${ingest.output().slice(-3000)}`)
+    await ingest.ready()
   })
 
   test('should wait for PostgreSQL when started before it, then count everything', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * The counting contract of `shared/spec/README.md`, implemented a second time, as plainly as
+ * The counting contract of `docs/contract.md`, implemented a second time, as plainly as
  * possible, for tests to compare the real service against. It shares no code with `src/domain`
  * on purpose: a bug there must not be copied here. Speed is not a goal; being obviously right is.
  *

@@ -1,0 +1,115 @@
+/**
+ * Topics: create, delete, describe, and read their end offsets, with the admin client.
+ */
+import { Admin } from '@platformatic/kafka'
+import { AppError, ErrorCodes } from '../errors.ts'
+import type { KafkaConnection } from './records.ts'
+
+export interface TopicSpec {
+  readonly name: string
+  readonly partitions: number
+  /** topic-level configuration, e.g. { 'max.message.bytes': '8388608' } */
+  readonly configs?: Readonly<Record<string, string>>
+}
+
+/** Creates the topics that do not exist yet; existing topics are left as they are. */
+export async function ensureTopics(connection: KafkaConnection, topics: readonly TopicSpec[]): Promise<string[]> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const existing = new Set(await admin.listTopics())
+    const created: string[] = []
+    for (const topic of topics) {
+      if (existing.has(topic.name)) continue
+      try {
+        await admin.createTopics({
+          topics: [topic.name],
+          partitions: topic.partitions,
+          replicas: 1,
+          configs: Object.entries(topic.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })
+        created.push(topic.name)
+      } catch (error) {
+        // Another process may have made it between our list and our create.
+        if (!JSON.stringify(error).includes('TOPIC_ALREADY_EXISTS') && !/already exists/i.test(String(error))) {
+          throw error
+        }
+      }
+    }
+    await waitForLeaders(
+      admin,
+      topics.map((t) => t.name),
+    )
+    return created
+  } catch (error) {
+    throw new AppError(ErrorCodes.DEPENDENCY_FAILED, `could not create Kafka topics: ${(error as Error).message}`, {
+      cause: error,
+      retryable: true,
+    })
+  } finally {
+    await admin.close()
+  }
+}
+
+async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const metadata = await admin.metadata({ topics, forceUpdate: true })
+    const ready = topics.every((name) => {
+      const topic = metadata.topics.get(name)
+      return topic?.partitions.every((p) => p.leader >= 0) === true
+    })
+    if (ready) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/**
+ * Deletes the topics that exist (others are skipped): benchmarks, demos and tests remove what they
+ * made, so repeated runs do not fill the broker's disk.
+ */
+export async function deleteTopics(connection: KafkaConnection, topics: readonly string[]): Promise<void> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const existing = new Set(await admin.listTopics())
+    const present = topics.filter((name) => existing.has(name))
+    if (present.length > 0) await admin.deleteTopics({ topics: present })
+  } finally {
+    await admin.close()
+  }
+}
+
+/** Partition count per topic, as the broker reports it. */
+export async function describeTopics(
+  connection: KafkaConnection,
+  topics: readonly string[],
+): Promise<Map<string, number>> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const metadata = await admin.metadata({ topics: [...topics], forceUpdate: true })
+    return new Map([...metadata.topics].map(([name, topic]) => [name, topic.partitionsCount]))
+  } finally {
+    await admin.close()
+  }
+}
+
+/** The log end offset (the offset the next record will get) of each partition of a topic. */
+export async function endOffsets(connection: KafkaConnection, topic: string): Promise<Map<number, bigint>> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true })
+    const partitions = metadata.topics.get(topic)?.partitionsCount ?? 0
+    // Timestamp -1 asks for the latest offset (ListOffsets' LATEST_TIMESTAMP).
+    const listed = await admin.listOffsets({
+      topics: [
+        {
+          name: topic,
+          partitions: Array.from({ length: partitions }, (_, i) => ({ partitionIndex: i, timestamp: -1n })),
+        },
+      ],
+    })
+    const ends = new Map<number, bigint>()
+    for (const partition of listed[0]?.partitions ?? []) ends.set(partition.partitionIndex, partition.offset)
+    return ends
+  } finally {
+    await admin.close()
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Producing raw bytes: the dead-letter topic and the produce command. Sends are split into
+ * requests the broker takes, in order.
+ */
+import { ProduceAcks, Producer } from '@platformatic/kafka'
+import type { KafkaConnection, OutgoingMessage } from './records.ts'
+
+// Brokers refuse a record batch over message.max.bytes (1 MiB by default): a send is split into
+// requests well under that, so any partition's share of one request fits whatever the key spread.
+const MAX_REQUEST_BYTES = 900 * 1024
+// Kafka's per-record framing (lengths, offsets, timestamps, header counts), rounded up.
+const RECORD_OVERHEAD_BYTES = 64
+
+/** Splits messages, in order, into runs whose encoded size stays under MAX_REQUEST_BYTES. */
+export function splitBySize(messages: readonly OutgoingMessage[], maxBytes = MAX_REQUEST_BYTES): OutgoingMessage[][] {
+  const chunks: OutgoingMessage[][] = []
+  let chunk: OutgoingMessage[] = []
+  let bytes = 0
+  for (const message of messages) {
+    const size = recordSize(message)
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk)
+      chunk = []
+      bytes = 0
+    }
+    chunk.push(message)
+    bytes += size
+  }
+  if (chunk.length > 0) chunks.push(chunk)
+  return chunks
+}
+
+/** An upper bound of the bytes a message takes in a record batch before compression. */
+export function recordSize(message: OutgoingMessage): number {
+  let size = RECORD_OVERHEAD_BYTES + (message.value?.length ?? 0) + (message.key?.length ?? 0)
+  for (const header of message.headers ?? []) size += (header.key?.length ?? 0) + (header.value?.length ?? 0) + 10
+  return size
+}
+
+export interface RawProducer {
+  send(messages: readonly OutgoingMessage[]): Promise<void>
+  close(): Promise<void>
+}
+
+export interface RawProducerOptions {
+  /**
+   * How often a failed send is retried, a second apart, before send() rejects. Unlimited by
+   * default (what the client does for an idempotent producer anyway): send() then waits for
+   * Kafka to come back, however long it takes, so a caller's own abort cannot cut it short.
+   */
+  readonly retries?: number
+  /** Compression of the record batches (default none). The broker checks sizes after it. */
+  readonly compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+}
+
+export function createRawProducer(connection: KafkaConnection, options: RawProducerOptions = {}): RawProducer {
+  const producer = new Producer({
+    clientId: `${connection.clientId}-producer`,
+    bootstrapBrokers: [...connection.brokers],
+    acks: ProduceAcks.ALL,
+    // Idempotence makes the broker drop the producer's own retried duplicates. The client then
+    // retries without limit unless told a limit above 1.
+    idempotent: true,
+    retries: options.retries === undefined ? Number.MAX_SAFE_INTEGER : Math.max(options.retries, 2),
+    retryDelay: 1000,
+    ...(options.compression !== undefined && { compression: options.compression }),
+  })
+  let closed = false
+  return {
+    async send(messages) {
+      // One request after the other keeps each key's messages in order.
+      for (const chunk of splitBySize(messages)) {
+        await producer.send({
+          messages: chunk.map((m) => ({
+            topic: m.topic,
+            key: m.key ?? undefined,
+            // The client writes null as Kafka's null value (a tombstone); its types only say Buffer.
+            value: m.value as Buffer,
+            // A Map keyed by Buffer objects keeps repeated header names apart; null values stay null.
+            headers: m.headers ? new Map(m.headers.map((h) => [h.key, h.value] as [Buffer, Buffer])) : undefined,
+          })),
+        })
+      }
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      await producer.close()
+    },
+  }
+}
+
+// Kafka's error codes for a record (batch) over the topic's max.message.bytes.
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'])
+
+/**
+ * Whether a send failed because the broker refused a record as too large for the topic: no retry
+ * can change that. The client nests the broker's answer in AggregateErrors; this walks them.
+ */
+export function isRecordTooLarge(error: unknown): boolean {
+  const seen = new Set<unknown>()
+  const walk = (value: unknown): boolean => {
+    if (typeof value !== 'object' || value === null || seen.has(value)) return false
+    seen.add(value)
+    const { apiId, errors, cause } = value as { apiId?: unknown; errors?: unknown; cause?: unknown }
+    if (typeof apiId === 'string' && TOO_LARGE.has(apiId)) return true
+    if (Array.isArray(errors) && errors.some(walk)) return true
+    return walk(cause)
+  }
+  return walk(error)
+}
