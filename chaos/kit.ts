@@ -29,7 +29,7 @@ export interface ChaosRow {
   readonly deadLettered: number
   /** the database equals the contract and the dead letters are exactly the invalid messages */
   readonly exact: boolean
-  /** from the end of the last fault to the state the contract demands */
+  /** from the end of the last fault and the last message sent, to the state the contract demands */
   readonly recoverySeconds: number
   /** service processes stopped (killed or terminated) and started again */
   readonly restarts: number
@@ -94,7 +94,8 @@ export async function terminate(process: IngestProcess, name: string): Promise<s
 /**
  * The verdict: waits until the database matches the contract for `messages` (or the time is
  * up), then compares the dead-letter topic with the messages the oracle calls invalid.
- * `recoveryFrom` is the performance.now() at which the last fault ended.
+ * `recoveryFrom` is the performance.now() at which the last fault ended and the last message was
+ * sent, whichever came later.
  */
 export async function verdict(
   scenario: string,
