@@ -302,7 +302,10 @@ test('rsvp-topk serve: top k and event details as the contract says, through bad
 
   await t.test('health, readiness, OpenAPI, docs and metrics answer', async () => {
     assert.deepEqual((await get(base, '/healthz')).body, { status: 'ok' })
-    assert.deepEqual((await get(base, '/readyz')).body, { status: 'ready' })
+    assert.deepEqual((await get(base, '/readyz')).body, {
+      status: 'ready',
+      dependencies: { postgres: { status: 'up' }, kafka: { status: 'up' } },
+    })
     const openapi = await get(base, '/openapi.json')
     assert.equal(openapi.status, 200)
     assert.ok(openapi.body.paths['/api/v1/events/topk'])
