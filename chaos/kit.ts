@@ -138,6 +138,8 @@ export async function verdict(
       notes.push(
         `a service process exited (${process.child.exitCode ?? process.child.signalCode}): ${process.output().slice(-1500)}`,
       )
+    } else if (notes.length > 0) {
+      notes.push(`its output ends with: ${process.output().slice(-2000)}`)
     }
   }
   return {

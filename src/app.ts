@@ -122,6 +122,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
               details,
               maxK: config.http.maxK,
               answerReuseMs: config.http.topkCacheMs,
+              answerReuseMaxBytes: config.http.topkCacheMaxBytes,
               metrics: apiMetrics,
             },
           }),

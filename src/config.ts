@@ -49,6 +49,8 @@ export interface Config {
     readonly maxK: number
     /** how long a top-k answer is reused for the same query; 0 computes every request */
     readonly topkCacheMs: number
+    /** the most bytes of reused top-k answers one process holds */
+    readonly topkCacheMaxBytes: number
   }
   readonly ingest: {
     readonly batchMaxMessages: number
@@ -239,6 +241,7 @@ export function loadConfig(env: Env = process.env): Config {
       port: integer(env, 'HTTP_PORT', 8088, 0, 65_535, problems),
       maxK: integer(env, 'TOPK_MAX_K', 1000, 1, 100_000, problems),
       topkCacheMs: integer(env, 'TOPK_CACHE_MS', 200, 0, 60_000, problems),
+      topkCacheMaxBytes: integer(env, 'TOPK_CACHE_MAX_MB', 32, 1, 65_536, problems) * 2 ** 20,
     },
     ingest: {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),

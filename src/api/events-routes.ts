@@ -20,6 +20,8 @@ export interface EventsRoutesOptions {
   readonly maxK: number
   /** how long a top-k answer is reused for the same query (see response-cache.ts); 0 = never */
   readonly answerReuseMs: number
+  /** the most bytes of reused answers held at once */
+  readonly answerReuseMaxBytes: number
   /** the clock `upcoming` compares with; tests pin it */
   readonly now?: () => number
 }
@@ -30,7 +32,8 @@ const documentOnly = () => () => true
 
 export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app: FastifyInstance, options) => {
   const now = options.now ?? Date.now
-  const answers = createResponseCache<string>({ ttlMs: options.answerReuseMs, maxEntries: 10_000 })
+  const answers = createResponseCache({ ttlMs: options.answerReuseMs, maxBytes: options.answerReuseMaxBytes })
+  app.addHook('onClose', async () => answers.close())
 
   async function topkAnswer(query: TopkQuery): Promise<string> {
     const ranked = await readTopk(options.db, query.k, scopeOf(query), filtersOf(query, now()))

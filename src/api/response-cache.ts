@@ -1,43 +1,57 @@
 /**
- * A short-lived cache of whole top-k answers, keyed by the normalised query. Under load many
- * clients ask the same few questions within milliseconds; answering them from one PostgreSQL
- * query and one serialisation per `ttlMs` is what lets one process serve tens of thousands of
- * requests per second. Concurrent misses for one key share a single computation. A failed
- * computation is not kept.
+ * A short-lived cache of whole top-k answers (serialised JSON), keyed by the normalised query.
+ * Under load many clients ask the same few questions within milliseconds; answering them from one
+ * PostgreSQL query and one serialisation per `ttlMs` is what lets one process serve tens of
+ * thousands of requests per second. Concurrent misses for one key share a single computation, and
+ * a failed computation is not kept.
+ *
+ * Memory is bounded by bytes, not entries: a k=1000 answer is a thousand times a k=1 answer, so
+ * "10,000 entries" could mean gigabytes. lru-cache (isaacs) holds at most `maxBytes` of answers,
+ * evicts the least recently used first, and expired entries are swept every `ttlMs`.
  *
  * The price is staleness of at most `ttlMs` on top of the ingest's own latency; `ttlMs = 0`
  * turns the cache off.
  */
+import { LRUCache } from 'lru-cache'
 
-export interface ResponseCache<T> {
-  get(key: string, compute: () => Promise<T>): Promise<T>
+export interface ResponseCache {
+  /** The cached answer for `key`, or the one `compute` gives (computed once for concurrent callers). */
+  get(key: string, compute: () => Promise<string>): Promise<string>
+  /** Bytes held now (an upper bound: two per UTF-16 unit of keys and answers). */
+  bytes(): number
+  /** Stops the sweeping timer. */
+  close(): void
 }
 
-export function createResponseCache<T>(options: {
+export interface ResponseCacheOptions {
   readonly ttlMs: number
-  /** entries kept at most; when full, the oldest go first */
-  readonly maxEntries: number
+  /** the most answer (and key) bytes held at once */
+  readonly maxBytes: number
+  /** the clock, in ms (tests pin it); default performance.now */
   readonly now?: () => number
-}): ResponseCache<T> {
-  const now = options.now ?? performance.now.bind(performance)
-  const entries = new Map<string, { readonly expires: number; readonly value: Promise<T> }>()
+}
 
+export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
+  if (options.ttlMs <= 0) return { get: (_key, compute) => compute(), bytes: () => 0, close() {} }
+  const now = options.now ?? (() => performance.now())
+  const cache = new LRUCache<string, string, () => Promise<string>>({
+    maxSize: options.maxBytes,
+    // V8 keeps one-byte strings at one byte a character; two is the bound whatever the text.
+    sizeCalculation: (value, key) => 2 * (value.length + key.length) + 64,
+    ttl: options.ttlMs,
+    ttlResolution: 0,
+    perf: { now },
+    fetchMethod: (_key, _stale, { context }) => context(),
+  })
+  const sweep = setInterval(() => cache.purgeStale(), Math.max(options.ttlMs, 100))
+  sweep.unref()
   return {
-    get(key, compute) {
-      if (options.ttlMs <= 0) return compute()
-      const time = now()
-      const entry = entries.get(key)
-      if (entry !== undefined && entry.expires > time) return entry.value
-      if (entry !== undefined) entries.delete(key)
-      const value = compute()
-      entries.set(key, { expires: time + options.ttlMs, value })
-      // A rejected answer must not be served again: the next request tries anew.
-      value.catch(() => {
-        if (entries.get(key)?.value === value) entries.delete(key)
-      })
-      // Maps iterate in insertion order: the first key is the oldest entry.
-      while (entries.size > options.maxEntries) entries.delete(entries.keys().next().value as string)
-      return value
+    async get(key, compute) {
+      const value = await cache.fetch(key, { context: compute })
+      // fetch() yields undefined only when the fetch was aborted, which nothing here does.
+      return value ?? compute()
     },
+    bytes: () => cache.calculatedSize,
+    close: () => clearInterval(sweep),
   }
 }

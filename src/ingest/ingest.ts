@@ -13,6 +13,7 @@ import {
   type ConsumedMessage,
   createGroupConsumer,
   type GroupConsumer,
+  groupPosition,
   type KafkaConnection,
   type RawProducer,
 } from '../kafka/client.ts'
@@ -158,20 +159,36 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     }
   }
 
-  async function reportLag(): Promise<void> {
+  /**
+   * Every few seconds: this member's lag per partition (a metric), and the group's position from
+   * the broker (for the stall clock). A stall while nothing of ours is in PostgreSQL means the
+   * session itself is stuck (a group whose partitions nobody reads, a stream that stopped): the
+   * session is closed, and joining the group again makes the group rebalance.
+   */
+  async function watchProgress(): Promise<void> {
+    const rejoinAfterSeconds = Math.max(60, (3 * (options.sessionTimeoutMs ?? 10_000)) / 1000)
+    let rejoinedAt = 0
     while (!shutdown.signal.aborted) {
       try {
         await sleep(options.lagIntervalMs ?? 5000, undefined, { signal: shutdown.signal })
         const lags = await consumer?.lag()
         deps.metrics.consumerLag.reset()
-        let total = 0
-        for (const [partition, lag] of lags ?? []) {
-          deps.metrics.consumerLag.set({ partition: String(partition) }, lag)
-          total += lag
-        }
-        if (lags) stall.lag(total)
+        for (const [partition, lag] of lags ?? []) deps.metrics.consumerLag.set({ partition: String(partition) }, lag)
+        stall.group(await groupPosition(deps.kafka, options.groupId, options.topic))
       } catch (error) {
         if (!shutdown.signal.aborted) logger.debug({ err: error }, 'could not read the consumer lag')
+      }
+      const stalled = stall.stalledSeconds()
+      // After a rejoin the new session gets as long again before it is judged.
+      const sinceRejoin = (Date.now() - rejoinedAt) / 1000
+      if (stalled > rejoinAfterSeconds && sinceRejoin > rejoinAfterSeconds && applying === 0 && consumer) {
+        rejoinedAt = Date.now()
+        logger.error(
+          { stalledSeconds: Math.round(stalled) },
+          'no progress while messages wait and no batch is in PostgreSQL; joining the consumer group again',
+        )
+        deps.metrics.retries.inc({ dependency: 'kafka' })
+        await consumer.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
       }
     }
   }
@@ -253,7 +270,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
 
   return {
     run() {
-      running ??= Promise.all([runSessions(), reportLag()]).then(() => {
+      running ??= Promise.all([runSessions(), watchProgress()]).then(() => {
         logger.info('left the consumer group')
       })
       return running

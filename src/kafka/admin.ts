@@ -113,3 +113,41 @@ export async function endOffsets(connection: KafkaConnection, topic: string): Pr
     await admin.close()
   }
 }
+
+/** A consumer group's position on one partition of a topic. */
+export interface PartitionPosition {
+  /** messages after the group's committed offset (from 0 when it has never committed) */
+  readonly lag: number
+  readonly committed: number
+}
+
+/**
+ * Where a consumer group stands on each partition of a topic, from the broker's view rather
+ * than a member's: it shows partitions nobody consumes, which no member's own lag does.
+ */
+export async function groupPosition(
+  connection: KafkaConnection,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, PartitionPosition>> {
+  const ends = await endOffsets(connection, topic)
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const groups = await admin.listConsumerGroupOffsets({ groups: [groupId] })
+    const committed = new Map<number, bigint>()
+    for (const entry of groups[0]?.topics ?? []) {
+      if (entry.name !== topic) continue
+      for (const partition of entry.partitions) {
+        if (partition.committedOffset >= 0n) committed.set(partition.partitionIndex, partition.committedOffset)
+      }
+    }
+    const positions = new Map<number, PartitionPosition>()
+    for (const [partition, end] of ends) {
+      const at = committed.get(partition) ?? 0n
+      positions.set(partition, { lag: end > at ? Number(end - at) : 0, committed: Number(at) })
+    }
+    return positions
+  } finally {
+    await admin.close()
+  }
+}

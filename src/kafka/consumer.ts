@@ -55,7 +55,7 @@ export async function createGroupConsumer(
     })
   } catch (error) {
     // Otherwise its connections (and perhaps its group membership) outlive the failed attempt.
-    await consumer.close(true).catch(() => {})
+    await consumer.close(true).catch(() => closeInBackground(consumer))
     throw error
   }
   let closed = false
@@ -74,9 +74,28 @@ export async function createGroupConsumer(
     async close() {
       if (closed) return
       closed = true
-      await consumer.close(true)
+      try {
+        await consumer.close(true)
+      } catch (error) {
+        // The client stays a live group member when leaving fails (the broker is away): it would
+        // rejoin when the broker is back and hold partitions nobody reads. Keep closing it until
+        // it is gone, without holding up the caller.
+        closeInBackground(consumer)
+        throw error
+      }
     },
   }
+}
+
+/** Retries a failed close every second or so until it goes through. */
+function closeInBackground(consumer: Consumer): void {
+  const retry = (delay: number) => {
+    const timer = setTimeout(() => {
+      consumer.close(true).catch(() => retry(Math.min(delay * 2, 5000)))
+    }, delay)
+    timer.unref()
+  }
+  retry(500)
 }
 
 async function* toConsumedMessages(stream: AsyncIterable<Message>): AsyncGenerator<ConsumedMessage> {

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
+import { createGroupConsumer } from '../../src/kafka/client.ts'
 import { type GeneratedMessage, generateStream } from '../../src/producer/generator.ts'
 import { createRandom } from '../../src/producer/random.ts'
 import { stackConfig } from '../helpers.ts'
@@ -164,6 +165,31 @@ describe('rsvp-topk ingest', () => {
     await assertConverges(fixture, messages)
     assert.equal(ingest.child.exitCode, null, `ingest never exited:\n${ingest.output().slice(-3000)}`)
     await ingest.ready()
+  })
+
+  test('should show a partition that a member holds and never reads in rsvp_topk_ingest_stalled_seconds', async (t) => {
+    const fixture = await createIngestFixture(t, 2)
+    const ingest = await startIngest(fixture)
+    await ingest.ready()
+    // A member of the group that joins, takes its share of the partitions and never consumes.
+    const zombie = await createGroupConsumer(stackConfig().kafka, { groupId: fixture.groupId, topics: [fixture.topic] })
+    let closed = false
+    t.after(() => (closed ? undefined : zombie.close()))
+    const messages = stream(4000, 8)
+    await produce(fixture, messages)
+    const stalled = await waitFor('the stall to show', async () => {
+      const seconds = metricValue((await get(ingest.base, '/metrics')).text, 'rsvp_topk_ingest_stalled_seconds')
+      return (seconds ?? 0) >= 3 ? seconds : undefined
+    })
+    assert.ok(stalled !== undefined && stalled >= 3)
+    await zombie.close()
+    closed = true
+    await assertConverges(fixture, messages)
+    await waitFor('the stall to end', async () =>
+      metricValue((await get(ingest.base, '/metrics')).text, 'rsvp_topk_ingest_stalled_seconds') === 0
+        ? true
+        : undefined,
+    )
   })
 
   test('should wait for PostgreSQL when started before it, then count everything', async (t) => {

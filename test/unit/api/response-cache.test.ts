@@ -13,13 +13,16 @@ function counter() {
   }
 }
 
+const MB = 2 ** 20
+
 describe('createResponseCache', () => {
-  test('should answer from the cache until the TTL has passed, then compute again', async () => {
+  test('should answer from the cache until the TTL has passed, then compute again', async (t) => {
     let time = 1000
-    const cache = createResponseCache<string>({ ttlMs: 250, maxEntries: 10, now: () => time })
+    const cache = createResponseCache({ ttlMs: 250, maxBytes: MB, now: () => time })
+    t.after(() => cache.close())
     const c = counter()
     assert.equal(await cache.get('q', c.compute('a')), 'a')
-    time += 249
+    time += 250
     assert.equal(await cache.get('q', c.compute('b')), 'a')
     assert.equal(c.calls(), 1)
     time += 1
@@ -27,8 +30,9 @@ describe('createResponseCache', () => {
     assert.equal(c.calls(), 2)
   })
 
-  test('should share one computation among concurrent requests for a key', async () => {
-    const cache = createResponseCache<string>({ ttlMs: 1000, maxEntries: 10, now: () => 0 })
+  test('should share one computation among concurrent requests for a key', async (t) => {
+    const cache = createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 })
+    t.after(() => cache.close())
     let release: (value: string) => void = () => {}
     let calls = 0
     const compute = () => {
@@ -43,15 +47,17 @@ describe('createResponseCache', () => {
     assert.equal(calls, 1)
   })
 
-  test('should keep keys apart', async () => {
-    const cache = createResponseCache<string>({ ttlMs: 1000, maxEntries: 10, now: () => 0 })
+  test('should keep keys apart', async (t) => {
+    const cache = createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 })
+    t.after(() => cache.close())
     assert.equal(await cache.get('a', async () => 'A'), 'A')
     assert.equal(await cache.get('b', async () => 'B'), 'B')
     assert.equal(await cache.get('a', async () => 'other'), 'A')
   })
 
-  test('should not keep a failure', async () => {
-    const cache = createResponseCache<string>({ ttlMs: 1000, maxEntries: 10, now: () => 0 })
+  test('should not keep a failure', async (t) => {
+    const cache = createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 })
+    t.after(() => cache.close())
     await assert.rejects(
       cache.get('q', async () => {
         throw new Error('database down')
@@ -61,22 +67,43 @@ describe('createResponseCache', () => {
     assert.equal(await cache.get('q', async () => 'recovered'), 'recovered')
   })
 
-  test('should drop the oldest entries beyond maxEntries', async () => {
-    const cache = createResponseCache<string>({ ttlMs: 1000, maxEntries: 2, now: () => 0 })
+  test('should hold no more than its byte budget, dropping the least recently used first', async (t) => {
+    const cache = createResponseCache({ ttlMs: 60_000, maxBytes: MB, now: () => 0 })
+    t.after(() => cache.close())
+    const answer = 'x'.repeat(100_000)
+    for (let i = 0; i < 1000; i++) await cache.get(`q${i}`, async () => answer)
+    assert.ok(cache.bytes() <= MB, `${cache.bytes()} bytes held`)
+    assert.ok(cache.bytes() > MB / 2, 'and it is used')
     const c = counter()
-    await cache.get('a', c.compute('a'))
-    await cache.get('b', c.compute('b'))
-    await cache.get('c', c.compute('c'))
-    assert.equal(c.calls(), 3)
-    await cache.get('c', c.compute('c'))
-    await cache.get('b', c.compute('b'))
-    assert.equal(c.calls(), 3, 'b and c are still cached')
-    await cache.get('a', c.compute('a'))
-    assert.equal(c.calls(), 4, 'a was dropped')
+    await cache.get('q999', c.compute(answer))
+    assert.equal(c.calls(), 0, 'the newest is still there')
+    await cache.get('q0', c.compute(answer))
+    assert.equal(c.calls(), 1, 'the oldest went')
+  })
+
+  test('should not keep an answer larger than the whole budget, and still give it', async (t) => {
+    const cache = createResponseCache({ ttlMs: 60_000, maxBytes: 1000, now: () => 0 })
+    t.after(() => cache.close())
+    const big = 'y'.repeat(10_000)
+    assert.equal(await cache.get('big', async () => big), big)
+    assert.ok(cache.bytes() <= 1000)
+  })
+
+  test('should let expired answers go', async (t) => {
+    let time = 5000
+    const cache = createResponseCache({ ttlMs: 100, maxBytes: MB, now: () => time })
+    t.after(() => cache.close())
+    await cache.get('q', async () => 'a'.repeat(1000))
+    assert.ok(cache.bytes() > 0)
+    time += 101
+    await cache.get('other', async () => 'b')
+    // The sweep runs on a timer; a lookup of an expired key also drops it.
+    await cache.get('q', async () => 'c')
+    assert.ok(cache.bytes() < 1000, `${cache.bytes()} bytes after expiry`)
   })
 
   test('should compute every time when the TTL is 0', async () => {
-    const cache = createResponseCache<string>({ ttlMs: 0, maxEntries: 10, now: () => 0 })
+    const cache = createResponseCache({ ttlMs: 0, maxBytes: MB, now: () => 0 })
     const c = counter()
     await cache.get('q', c.compute('a'))
     await cache.get('q', c.compute('a'))

@@ -35,16 +35,52 @@ describe('createStallClock', () => {
     assert.equal(stall.stalledSeconds(), 0.4)
   })
 
-  test('should keep counting through batches that were given up, and while the lag says messages wait', () => {
+  test('should keep counting through batches that were given up', () => {
     const time = clock()
     const stall = createStallClock(time.now)
     stall.received()
     time.advance(5000)
     stall.settled(false)
-    stall.lag(120)
     time.advance(5000)
     assert.equal(stall.stalledSeconds(), 10)
-    stall.lag(0)
+    stall.received()
+    stall.settled(true)
+    assert.equal(stall.stalledSeconds(), 0)
+  })
+
+  test('should see a partition that nobody consumes, though this process receives nothing', () => {
+    const time = clock()
+    const stall = createStallClock(time.now)
+    stall.group(new Map([[0, { lag: 0, committed: 100 }]]))
+    time.advance(1000)
+    stall.group(new Map([[0, { lag: 5000, committed: 100 }]]))
+    time.advance(30_000)
+    stall.group(new Map([[0, { lag: 7000, committed: 100 }]]))
+    assert.equal(stall.stalledSeconds(), 30)
+  })
+
+  test('should see one stuck partition while the others move on', () => {
+    const time = clock()
+    const stall = createStallClock(time.now)
+    const positions = (stuck: number, moving: number) =>
+      new Map([
+        [0, { lag: 50, committed: stuck }],
+        [1, { lag: 50, committed: moving }],
+      ])
+    stall.group(positions(10, 10))
+    for (let i = 1; i <= 4; i++) {
+      time.advance(5000)
+      stall.group(positions(10, 10 + i * 100))
+    }
+    assert.equal(stall.stalledSeconds(), 20)
+  })
+
+  test('should read 0 once every partition is caught up', () => {
+    const time = clock()
+    const stall = createStallClock(time.now)
+    stall.group(new Map([[0, { lag: 10, committed: 0 }]]))
+    time.advance(9000)
+    stall.group(new Map([[0, { lag: 0, committed: 10 }]]))
     assert.equal(stall.stalledSeconds(), 0)
   })
 })
