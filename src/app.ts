@@ -115,6 +115,8 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         registry,
         readiness,
         serving: () => schemaReady,
+        requestTimeoutMs: config.http.requestTimeoutMs,
+        maxConnections: config.http.maxConnections,
         ...(apiDb &&
           apiMetrics && {
             events: {
@@ -123,6 +125,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
               maxK: config.http.maxK,
               answerReuseMs: config.http.topkCacheMs,
               answerReuseMaxBytes: config.http.topkCacheMaxBytes,
+              maxWindowMs: config.http.topkMaxWindowMs,
               metrics: apiMetrics,
             },
           }),

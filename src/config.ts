@@ -51,6 +51,12 @@ export interface Config {
     readonly topkCacheMs: number
     /** the most bytes of reused top-k answers one process holds */
     readonly topkCacheMaxBytes: number
+    /** the widest window a top-k query may span, in ms */
+    readonly topkMaxWindowMs: number
+    /** how long a request may take to arrive, in ms */
+    readonly requestTimeoutMs: number
+    /** connections open at once */
+    readonly maxConnections: number
   }
   readonly ingest: {
     readonly batchMaxMessages: number
@@ -242,6 +248,9 @@ export function loadConfig(env: Env = process.env): Config {
       maxK: integer(env, 'TOPK_MAX_K', 1000, 1, 100_000, problems),
       topkCacheMs: integer(env, 'TOPK_CACHE_MS', 200, 0, 60_000, problems),
       topkCacheMaxBytes: integer(env, 'TOPK_CACHE_MAX_MB', 32, 1, 65_536, problems) * 2 ** 20,
+      topkMaxWindowMs: integer(env, 'TOPK_MAX_WINDOW_DAYS', 31, 1, 3660, problems) * 86_400_000,
+      requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 10_000, 100, 600_000, problems),
+      maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000, problems),
     },
     ingest: {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),

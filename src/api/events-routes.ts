@@ -8,11 +8,13 @@ import type { EventDetailsSource } from '../cache/event-details-cache.ts'
 import { MAX_EVENT_ID_LENGTH } from '../domain/parse-rsvp.ts'
 import { readEventCounts } from '../store/event-details.ts'
 import type { Queryable } from '../store/postgres.ts'
-import { readTopk, type TopkFilters, type TopkScope } from '../store/topk-queries.ts'
+import { readTopk, type TopkCondition, type TopkScope } from '../store/topk-queries.ts'
 import { invalidParameter, notFound } from './replies.ts'
+import { type RawQuery, textProblem } from './request-text.ts'
 import { createResponseCache } from './response-cache.ts'
-import { ErrorReply, EventReply, TopkQuerySchema, TopkReply } from './schemas.ts'
-import { parseTopkQuery, type RawQuery, type TopkQuery, unknownParameter } from './topk-query.ts'
+import { COMMON_ERRORS, EventReply, errorResponses, TopkQuerySchema, TopkReply } from './schemas.ts'
+import { TOPK_FILTERS } from './topk-filters.ts'
+import { parseTopkQuery, type TopkQuery, unknownParameter } from './topk-query.ts'
 
 export interface EventsRoutesOptions {
   readonly db: Queryable
@@ -22,6 +24,8 @@ export interface EventsRoutesOptions {
   readonly answerReuseMs: number
   /** the most bytes of reused answers held at once */
   readonly answerReuseMaxBytes: number
+  /** the widest window a top-k query may ask for, in ms */
+  readonly maxWindowMs: number
   /** the clock `upcoming` compares with; tests pin it */
   readonly now?: () => number
 }
@@ -36,7 +40,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
   app.addHook('onClose', async () => answers.close())
 
   async function topkAnswer(query: TopkQuery): Promise<string> {
-    const ranked = await readTopk(options.db, query.k, scopeOf(query), filtersOf(query, now()))
+    const ranked = await readTopk(options.db, query.k, scopeOf(query), conditionsOf(query, now()))
     const details = await options.details.getMany(ranked.map((event) => event.eventId))
     return JSON.stringify({
       k: query.k,
@@ -68,12 +72,16 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
         description:
           'Ranked by yes_rsvps descending, then event_id ascending (byte order). `date` or a [`from`, `to`) window count only RSVPs whose current version falls in it; the filters look at the event’s group and time.',
         querystring: TopkQuerySchema,
-        response: { 200: TopkReply, 400: ErrorReply, 503: ErrorReply },
+        response: { 200: TopkReply, ...errorResponses(...COMMON_ERRORS) },
       },
       validatorCompiler: documentOnly,
     },
     async (request, reply) => {
-      const parsed = parseTopkQuery(request.query as RawQuery, options.maxK)
+      const parsed = parseTopkQuery(request.query as RawQuery, {
+        maxK: options.maxK,
+        maxWindowMs: options.maxWindowMs,
+        now: now(),
+      })
       if (!parsed.ok) return invalidParameter(reply, parsed.error)
       // Serialised once per reuse period, then sent as is: the schema above documents its shape.
       const answer = await answers.get(JSON.stringify(parsed.query), () => topkAnswer(parsed.query))
@@ -98,7 +106,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
   }
 
   const eventSchema = {
-    response: { 200: EventReply, 400: ErrorReply, 404: ErrorReply, 503: ErrorReply },
+    response: { 200: EventReply, ...errorResponses(...COMMON_ERRORS, 404) },
   }
 
   app.get(
@@ -140,11 +148,10 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
   )
 
   async function answerEvent(eventId: string, reply: Parameters<typeof notFound>[0]) {
-    if (eventId === '' || eventId.length > MAX_EVENT_ID_LENGTH) {
-      invalidParameter(reply, {
-        parameter: 'event_id',
-        message: `event_id must be a text of 1 to ${MAX_EVENT_ID_LENGTH} characters`,
-      })
+    // No stored event_id is empty, longer than 255, or holds NUL or an unpaired surrogate (rule 6).
+    const problem = eventId === '' ? 'must not be empty' : textProblem(eventId, MAX_EVENT_ID_LENGTH)
+    if (problem !== undefined) {
+      invalidParameter(reply, { parameter: 'event_id', message: `event_id ${problem}` })
       return undefined
     }
     const event = await eventReply(eventId)
@@ -162,11 +169,12 @@ function scopeOf(query: TopkQuery): TopkScope {
   return { kind: 'all-time' }
 }
 
-function filtersOf(query: TopkQuery, now: number): TopkFilters {
-  return {
-    ...(query.country !== undefined && { country: query.country }),
-    ...(query.city !== undefined && { city: query.city }),
-    ...(query.topic !== undefined && { topic: query.topic }),
-    ...(query.upcoming && { startingAfter: now }),
+function conditionsOf(query: TopkQuery, now: number): TopkCondition[] {
+  const conditions: TopkCondition[] = []
+  for (const filter of TOPK_FILTERS) {
+    if (!(filter.name in query.filters)) continue
+    const condition = filter.condition(query.filters[filter.name], { now })
+    if (condition !== undefined) conditions.push(condition)
   }
+  return conditions
 }

@@ -19,6 +19,8 @@ export interface ResponseCache {
   get(key: string, compute: () => Promise<string>): Promise<string>
   /** Bytes held now (an upper bound: two per UTF-16 unit of keys and answers). */
   bytes(): number
+  /** Drops expired answers; a timer does it every `ttlMs`. */
+  sweep(): void
   /** Stops the sweeping timer. */
   close(): void
 }
@@ -32,7 +34,7 @@ export interface ResponseCacheOptions {
 }
 
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
-  if (options.ttlMs <= 0) return { get: (_key, compute) => compute(), bytes: () => 0, close() {} }
+  if (options.ttlMs <= 0) return { get: (_key, compute) => compute(), bytes: () => 0, sweep() {}, close() {} }
   const now = options.now ?? (() => performance.now())
   const cache = new LRUCache<string, string, () => Promise<string>>({
     maxSize: options.maxBytes,
@@ -42,6 +44,9 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     ttlResolution: 0,
     perf: { now },
     fetchMethod: (_key, _stale, { context }) => context(),
+    // The sweep below deletes stale entries, some while their new answer is being computed: that
+    // computation still answers its callers.
+    ignoreFetchAbort: true,
   })
   const sweep = setInterval(() => cache.purgeStale(), Math.max(options.ttlMs, 100))
   sweep.unref()
@@ -52,6 +57,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       return value ?? compute()
     },
     bytes: () => cache.calculatedSize,
+    sweep: () => cache.purgeStale(),
     close: () => clearInterval(sweep),
   }
 }

@@ -3,20 +3,60 @@
  * replies fast. Query parameters are documented here but checked by topk-query.ts.
  */
 import { Type } from 'typebox'
+import { TOPK_FILTERS } from './topk-filters.ts'
 
 const NullableText = Type.Union([Type.String(), Type.Null()])
 const NullableNumber = Type.Union([Type.Number(), Type.Null()])
 
-export const ErrorReply = Type.Object(
-  {
-    error: Type.Object({
-      code: Type.String({ description: 'invalid_parameter, not_found, unavailable, …' }),
-      parameter: Type.Optional(Type.String({ description: 'the parameter at fault, for invalid_parameter' })),
-      message: Type.String(),
-    }),
-  },
-  { $id: 'ErrorReply' },
-)
+const ErrorObject = Type.Object({
+  code: Type.String({
+    description:
+      'invalid_parameter, bad_request, not_found, method_not_allowed, request_timeout, payload_too_large, uri_too_long, unsupported_media_type, header_too_large, internal_error, unavailable',
+  }),
+  parameter: Type.Optional(Type.String({ description: 'the parameter at fault, for invalid_parameter' })),
+  message: Type.String(),
+})
+
+export const ErrorReply = Type.Object({ error: ErrorObject }, { $id: 'ErrorReply' })
+
+const ERROR_STATUS_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  400: 'a parameter is malformed, repeated or unknown, or not UTF-8, or holds NUL',
+  404: 'no such event',
+  405: 'only GET, HEAD and OPTIONS',
+  408: 'the request took too long to arrive',
+  413: 'a request body (no route takes one)',
+  414: 'the URL is longer than 4 KB',
+  415: 'a request body of a type no route takes',
+  431: 'the headers are larger than 16 KB',
+  500: 'the service failed',
+  503: 'PostgreSQL is unavailable, or the service is starting',
+}
+
+/** The error answers a route can give, for its response schema (the OpenAPI document lists them). */
+export function errorResponses(...statuses: number[]): Record<number, typeof ErrorReply> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      Type.Object({ error: ErrorObject }, { description: ERROR_STATUS_DESCRIPTIONS[status] ?? 'an error' }),
+    ]),
+  )
+}
+
+/** Statuses every API route can answer with, whatever its parameters. */
+export const COMMON_ERRORS = [400, 414, 431, 500, 503] as const
+
+const DependencyState = Type.Object({
+  status: Type.Union([Type.Literal('waiting'), Type.Literal('up'), Type.Literal('failing'), Type.Literal('down')]),
+  since: Type.Optional(Type.String({ format: 'date-time' })),
+  error: Type.Optional(Type.String()),
+})
+
+/** /readyz: 200 with `status`, or 503 with `error`; both name each dependency's state. */
+export const ReadyReply = Type.Object({
+  status: Type.Optional(Type.Literal('ready')),
+  error: Type.Optional(ErrorObject),
+  dependencies: Type.Record(Type.String(), DependencyState),
+})
 
 const Venue = Type.Union([
   Type.Object({ id: Type.Integer(), name: NullableText, lat: NullableNumber, lon: NullableNumber }),
@@ -68,10 +108,16 @@ export const EventReply = Type.Object({
 export const TopkQuerySchema = Type.Object({
   k: Type.Optional(Type.Integer({ minimum: 1, default: 10, description: 'how many events, 1..TOPK_MAX_K' })),
   date: Type.Optional(Type.String({ format: 'date', description: 'UTC day (YYYY-MM-DD) of the RSVPs current mtime' })),
-  from: Type.Optional(Type.String({ description: 'window start, inclusive: ISO-8601 (UTC when no zone) or epoch ms' })),
-  to: Type.Optional(Type.String({ description: 'window end, exclusive: ISO-8601 (UTC when no zone) or epoch ms' })),
-  country: Type.Optional(Type.String({ description: "the group's two-letter country code, any case" })),
-  city: Type.Optional(Type.String({ description: "the group's city, any case" })),
-  topic: Type.Optional(Type.String({ description: "one of the group's topic urlkeys" })),
-  upcoming: Type.Optional(Type.Boolean({ description: 'true: only events whose time is after now' })),
+  from: Type.Optional(
+    Type.String({
+      description:
+        'window start, inclusive: ISO-8601 (UTC when no zone) or epoch ms; a window spans at most TOPK_MAX_WINDOW_DAYS',
+    }),
+  ),
+  to: Type.Optional(
+    Type.String({ description: 'window end, exclusive: ISO-8601 (UTC when no zone) or epoch ms; default now' }),
+  ),
+  ...Object.fromEntries(
+    TOPK_FILTERS.map((filter) => [filter.name, Type.Optional({ ...filter.schema, description: filter.description })]),
+  ),
 })

@@ -1,19 +1,30 @@
 /**
  * The HTTP server: built here, started by the composition root. Routes get what they need as
  * plugin options, never by importing adapters.
+ *
+ * Request limits, each answered in the API's error shape (http-errors.ts): URLs over 4 KB get
+ * 414, headers over 16 KB 431, a request not received within `requestTimeoutMs` 408, a body over
+ * 16 KB 413 (no route takes one), an unknown route 404, another method than GET, HEAD or OPTIONS
+ * 405. At most `maxConnections` connections are open at once; more are refused by the socket.
+ * Query strings are decoded strictly (request-text.ts): a parameter that is not UTF-8, holds NUL
+ * or is too long gets 400 before any handler runs.
  */
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyError } from 'fastify'
-import { ErrorCodes, httpStatusOf, isAppError } from '../errors.ts'
+import Fastify from 'fastify'
 import type { Readiness } from '../observability/health.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ApiMetrics, Registry } from '../observability/metrics.ts'
 import { type EventsRoutesOptions, eventsRoutes } from './events-routes.ts'
-import { errorBody } from './replies.ts'
+import { clientErrorHandler, frameworkErrors, installErrorHandlers, installMethodHandlers } from './http-errors.ts'
+import { errorBody, invalidParameter } from './replies.ts'
+import { type ParameterError, parseQueryString } from './request-text.ts'
+import { errorResponses, ReadyReply } from './schemas.ts'
 
 /** Longer URLs get 414: no valid top-k query comes near it. */
 export const MAX_URL_LENGTH = 4096
+export const MAX_HEADER_BYTES = 16 * 1024
+const MAX_BODY_BYTES = 16 * 1024
 
 export interface ServerDeps {
   readonly logger: Logger
@@ -25,21 +36,43 @@ export interface ServerDeps {
   /** the events API; without it the server only has the health and metrics routes */
   readonly events?: EventsRoutesOptions & { readonly metrics: ApiMetrics }
   readonly version?: string
+  /** how long a request may take to arrive, headers and body (default 10 s) */
+  readonly requestTimeoutMs?: number
+  /** connections open at once (default 10,000) */
+  readonly maxConnections?: number
 }
 
 export type Server = Awaited<ReturnType<typeof buildServer>>
+
+// A query string that failed strict decoding carries its error under this key instead of values.
+const QUERY_ERROR = Symbol('query error')
+type StrictQuery = Record<string, unknown> & { [QUERY_ERROR]?: ParameterError }
+
+function strictQuery(raw: string): StrictQuery {
+  const parsed = parseQueryString(raw)
+  if ('error' in parsed) return { [QUERY_ERROR]: parsed.error }
+  return parsed.query as StrictQuery
+}
 
 export async function buildServer(deps: ServerDeps) {
   const app = Fastify({
     // Per-request lines at 10,000 requests/s would cost more than the requests: warnings and up only.
     loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }),
-    routerOptions: { maxParamLength: 1000 },
+    routerOptions: { maxParamLength: 1000, querystringParser: strictQuery },
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    requestTimeout: deps.requestTimeoutMs ?? 10_000,
+    bodyLimit: MAX_BODY_BYTES,
+    frameworkErrors,
+    clientErrorHandler,
   })
+  app.server.maxConnections = deps.maxConnections ?? 10_000
 
   app.addHook('onRequest', async (request, reply) => {
     if (request.url.length > MAX_URL_LENGTH) {
       return reply.code(414).send(errorBody('uri_too_long', `the URL is longer than ${MAX_URL_LENGTH} characters`))
     }
+    const queryError = (request.query as StrictQuery)[QUERY_ERROR]
+    if (queryError !== undefined) return invalidParameter(reply, queryError)
     if (deps.serving && !deps.serving() && request.url.startsWith('/api/')) {
       return reply.code(503).send(errorBody('unavailable', 'the service is starting: waiting for PostgreSQL'))
     }
@@ -57,26 +90,11 @@ export async function buildServer(deps: ServerDeps) {
       )
     })
   }
-
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
-  )
-  // What an error means was decided where it happened (store/database-errors.ts for PostgreSQL);
-  // here it only becomes a status through the registry in errors.ts.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (!isAppError(error) && error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      return reply.code(error.statusCode).send(errorBody('bad_request', error.message))
-    }
-    const status = httpStatusOf(error)
-    if (status === 503) {
-      request.log.warn({ err: error, route: request.routeOptions.url }, 'a dependency is unavailable')
-      return reply.code(503).send(errorBody('unavailable', 'the database is unavailable; try again shortly'))
-    }
-    if (isAppError(error, ErrorCodes.DATABASE_REJECTED)) {
-      return reply.code(400).send(errorBody('bad_request', 'the request holds a value the database cannot take'))
-    }
-    request.log.error({ err: error, route: request.routeOptions.url }, 'request failed')
-    return reply.code(500).send(errorBody('internal_error', 'internal error'))
+  installErrorHandlers(app)
+  const getPaths = new Set<string>()
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    if (methods.includes('GET') && !route.url.startsWith('/docs')) getPaths.add(route.url)
   })
 
   await app.register(swagger, {
@@ -92,10 +110,19 @@ export async function buildServer(deps: ServerDeps) {
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-  app.get('/healthz', { schema: { summary: 'Alive' } }, async () => ({ status: 'ok' }))
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    async () => ({ status: 'ok' }),
+  )
   app.get(
     '/readyz',
-    { schema: { summary: 'Ready: every dependency answers (else 503, naming what is missing)' } },
+    {
+      schema: {
+        summary: 'Ready: every dependency answers (else 503, naming what is missing)',
+        response: { 200: ReadyReply, 503: ReadyReply, ...errorResponses(400, 414, 431) },
+      },
+    },
     async (request, reply) => {
       const readiness = await deps.readiness()
       if (readiness.ready) return { status: 'ready', dependencies: readiness.dependencies }
@@ -115,6 +142,7 @@ export async function buildServer(deps: ServerDeps) {
   })
 
   if (deps.events) await app.register(eventsRoutes, deps.events)
+  installMethodHandlers(app, [...getPaths])
   return app
 }
 

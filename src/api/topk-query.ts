@@ -1,39 +1,43 @@
 /**
  * The top-k query string, checked parameter by parameter. Pure: it turns whatever the network sent
- * into either a typed query or one error naming the parameter at fault, with a message a user can
- * act on. Fastify's schema validation is not used for this because its messages name JSON paths,
- * not the rules of this API.
+ * (already decoded strictly: request-text.ts) into either a typed query or one error naming the
+ * parameter at fault, with a message a user can act on. Fastify's schema validation is not used
+ * for this because its messages name JSON paths, not the rules of this API.
+ *
+ * A window's cost grows with the days it spans (it adds up per-day counts), so its span is
+ * capped: TOPK_MAX_WINDOW_DAYS, with a clear 400 beyond.
  */
+import { type ParameterError, type RawQuery, shorten } from './request-text.ts'
+import { TOPK_FILTERS } from './topk-filters.ts'
 
-/** What the HTTP layer hands over: each parameter's value, or its values when repeated. */
-export type RawQuery = Readonly<Record<string, string | readonly string[] | undefined>>
+export type { ParameterError, RawQuery }
 
 export interface TopkQuery {
   readonly k: number
   /** UTC day number since 1970-01-01 (rule 4 of docs/contract.md), when `date` was given */
   readonly day?: number
-  /** `[from, to)` on the RSVPs' mtime, when `from` or `to` was given (the other end open) */
+  /** `[from, to)` on the RSVPs' mtime, when `from` was given */
   readonly window?: { readonly from: number; readonly to: number }
-  /** lower case */
-  readonly country?: string
-  readonly city?: string
-  readonly topic?: string
-  readonly upcoming: boolean
-}
-
-export interface ParameterError {
-  readonly parameter: string
-  readonly message: string
+  /** each given filter's value, by name (see topk-filters.ts) */
+  readonly filters: Readonly<Record<string, unknown>>
 }
 
 export type TopkQueryResult =
   | { readonly ok: true; readonly query: TopkQuery }
   | { readonly ok: false; readonly error: ParameterError }
 
-export const TOPK_PARAMETERS = ['k', 'date', 'from', 'to', 'country', 'city', 'topic', 'upcoming'] as const
+export interface TopkQueryOptions {
+  /** TOPK_MAX_K */
+  readonly maxK: number
+  /** the widest window, in ms (TOPK_MAX_WINDOW_DAYS) */
+  readonly maxWindowMs: number
+  /** the instant a window without `to` ends at (epoch ms) */
+  readonly now: number
+}
+
+export const TOPK_PARAMETERS: readonly string[] = ['k', 'date', 'from', 'to', ...TOPK_FILTERS.map((f) => f.name)]
 
 export const DEFAULT_K = 10
-const MAX_TEXT_PARAMETER_LENGTH = 200
 const MS_PER_DAY = 86_400_000
 /** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the instants an RSVP's mtime can have (years 0000-9999). */
 export const EARLIEST_INSTANT = -62_167_219_200_000
@@ -57,23 +61,22 @@ class QueryError extends Error {
 export function unknownParameter(raw: RawQuery, known: readonly string[]): ParameterError | undefined {
   const name = Object.keys(raw).find((key) => !known.includes(key))
   if (name === undefined) return undefined
-  const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name
+  const shown = shorten(name)
   return { parameter: shown, message: `unknown parameter "${shown}"; known parameters: ${known.join(', ')}` }
 }
 
-/** Checks a top-k query string; `maxK` is the configured TOPK_MAX_K; `now` decides nothing here. */
-export function parseTopkQuery(raw: RawQuery, maxK: number): TopkQueryResult {
+/** Checks a top-k query string against the API's rules. */
+export function parseTopkQuery(raw: RawQuery, options: TopkQueryOptions): TopkQueryResult {
   try {
-    return { ok: true, query: readQuery(raw, maxK) }
+    return { ok: true, query: readQuery(raw, options) }
   } catch (error) {
     if (error instanceof QueryError) return { ok: false, error: { parameter: error.parameter, message: error.message } }
     throw error
   }
 }
 
-function readQuery(raw: RawQuery, maxK: number): TopkQuery {
-  const allowed: readonly string[] = TOPK_PARAMETERS
-  const unknown = unknownParameter(raw, allowed)
+function readQuery(raw: RawQuery, options: TopkQueryOptions): TopkQuery {
+  const unknown = unknownParameter(raw, TOPK_PARAMETERS)
   if (unknown !== undefined) throw new QueryError(unknown.parameter, unknown.message)
   const value = (name: string): string | undefined => {
     const given = raw[name]
@@ -83,7 +86,7 @@ function readQuery(raw: RawQuery, maxK: number): TopkQuery {
   }
 
   const kText = value('k')
-  const k = kText === undefined ? DEFAULT_K : readK(kText, maxK)
+  const k = kText === undefined ? DEFAULT_K : readK(kText, options.maxK)
 
   const dateText = value('date')
   const fromText = value('from')
@@ -95,38 +98,34 @@ function readQuery(raw: RawQuery, maxK: number): TopkQuery {
       throw new QueryError('date', 'date cannot be combined with from or to; use one or the other')
     }
     day = readDay(dateText)
-  } else if (fromText !== undefined || toText !== undefined) {
-    const from = fromText === undefined ? EARLIEST_INSTANT : readInstant('from', fromText)
-    const to = toText === undefined ? LATEST_INSTANT : readInstant('to', toText)
-    if (from >= to) throw new QueryError('from', 'from must be before to (the window is [from, to))')
+  } else if (toText !== undefined && fromText === undefined) {
+    throw new QueryError('from', 'a window needs from (to alone would reach back to year 0); to defaults to now')
+  } else if (fromText !== undefined) {
+    const from = readInstant('from', fromText)
+    const to = toText === undefined ? Math.min(options.now, LATEST_INSTANT) : readInstant('to', toText)
+    if (from >= to) {
+      throw new QueryError('from', `from must be before ${toText === undefined ? 'now (to defaults to now)' : 'to'}`)
+    }
+    if (to - from > options.maxWindowMs) {
+      const days = options.maxWindowMs / MS_PER_DAY
+      throw new QueryError(
+        'from',
+        `a window spans at most ${days} days (TOPK_MAX_WINDOW_DAYS); this one spans ${Math.ceil((to - from) / MS_PER_DAY)}. For all of time, leave out from and to`,
+      )
+    }
     window = { from, to }
   }
 
-  const countryText = value('country')
-  let country: string | undefined
-  if (countryText !== undefined) {
-    if (!/^[A-Za-z]{2}$/.test(countryText)) {
-      throw new QueryError('country', 'country must be a two-letter country code, such as us or DE')
-    }
-    country = countryText.toLowerCase()
-  }
-  const city = readText('city', value('city'))
-  const topic = readText('topic', value('topic'))
-
-  const upcomingText = value('upcoming')
-  if (upcomingText !== undefined && upcomingText !== 'true' && upcomingText !== 'false') {
-    throw new QueryError('upcoming', 'upcoming must be true or false')
+  const filters: Record<string, unknown> = {}
+  for (const filter of TOPK_FILTERS) {
+    const text = value(filter.name)
+    if (text === undefined) continue
+    const parsed = filter.parse(text)
+    if ('problem' in parsed) throw new QueryError(filter.name, parsed.problem)
+    filters[filter.name] = parsed.value
   }
 
-  return {
-    k,
-    ...(day !== undefined && { day }),
-    ...(window !== undefined && { window }),
-    ...(country !== undefined && { country }),
-    ...(city !== undefined && { city }),
-    ...(topic !== undefined && { topic }),
-    upcoming: upcomingText === 'true',
-  }
+  return { k, ...(day !== undefined && { day }), ...(window !== undefined && { window }), filters }
 }
 
 function readK(text: string, maxK: number): number {
@@ -189,12 +188,4 @@ function isoInstant(match: RegExpExecArray): number | undefined {
     offsetMinutes = (zone[0] === '-' ? -1 : 1) * (zoneHours * 60 + zoneMinutes)
   }
   return dayStart + ((hours * 60 + minutes - offsetMinutes) * 60 + seconds) * 1000 + millis
-}
-
-function readText(name: string, text: string | undefined): string | undefined {
-  if (text === undefined) return undefined
-  if (text.trim() === '' || text.length > MAX_TEXT_PARAMETER_LENGTH) {
-    throw new QueryError(name, `${name} must be a non-empty text of at most ${MAX_TEXT_PARAMETER_LENGTH} characters`)
-  }
-  return text
 }

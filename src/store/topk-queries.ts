@@ -4,21 +4,19 @@
  * - a date: the first k entries of `event_day_counts_topk` for that day;
  * - a window: whole days and whole hours summed from the per-day and per-hour counts, and the
  *   RSVPs of at most two partial hours at the edges (see domain/window.ts).
- * Filters join the event's group (country, city, topic) or look at the event's time (upcoming).
+ * Filters (declared in api/topk-filters.ts) join the event's group or look at the event itself.
  * Every value travels as a parameter; only fixed SQL fragments are put together here.
  */
 import { planWindow } from '../domain/window.ts'
 import type { Queryable } from './postgres.ts'
 
-export interface TopkFilters {
-  /** lower case two-letter code */
-  readonly country?: string
-  /** compared case-insensitively */
-  readonly city?: string
-  /** a group topic's urlkey */
-  readonly topic?: string
-  /** only events whose time is after this instant (epoch ms) */
-  readonly startingAfter?: number
+/**
+ * One filter's SQL: a condition on the event's group (`g`) or on the event (`e`), written with
+ * `param` for every value, so values always travel as parameters.
+ */
+export interface TopkCondition {
+  readonly on: 'group' | 'event'
+  readonly sql: (param: (value: unknown) => string) => string
 }
 
 export type TopkScope =
@@ -38,23 +36,23 @@ interface Fragments {
   params: unknown[]
 }
 
-/** Adds the filters' joins and conditions; `eventIdColumn` is where the ranked rows' event_id comes from. */
-function addFilters(fragments: Fragments, filters: TopkFilters, eventIdColumn: string, eventsJoined: boolean): void {
+/** Adds the conditions' joins and SQL; `eventIdColumn` is where the ranked rows' event_id comes from. */
+function addConditions(
+  fragments: Fragments,
+  conditions: readonly TopkCondition[],
+  eventIdColumn: string,
+  eventsJoined: boolean,
+): void {
   const param = (value: unknown) => {
     fragments.params.push(value)
     return `$${fragments.params.length}`
   }
-  const needsGroup = filters.country !== undefined || filters.city !== undefined || filters.topic !== undefined
-  if ((needsGroup || filters.startingAfter !== undefined) && !eventsJoined) {
-    fragments.joins.push(`JOIN events e ON e.event_id = ${eventIdColumn}`)
+  if (conditions.length === 0) return
+  if (!eventsJoined) fragments.joins.push(`JOIN events e ON e.event_id = ${eventIdColumn}`)
+  if (conditions.some((condition) => condition.on === 'group')) {
+    fragments.joins.push('JOIN groups g ON g.group_id = e.group_id')
   }
-  if (needsGroup) fragments.joins.push('JOIN groups g ON g.group_id = e.group_id')
-  if (filters.country !== undefined) fragments.conditions.push(`lower(g.country) = ${param(filters.country)}`)
-  if (filters.city !== undefined) fragments.conditions.push(`lower(g.city) = lower(${param(filters.city)})`)
-  if (filters.topic !== undefined) {
-    fragments.conditions.push(`g.topics @> ${param(JSON.stringify([{ urlkey: filters.topic }]))}::jsonb`)
-  }
-  if (filters.startingAfter !== undefined) fragments.conditions.push(`e.time_ms > ${param(filters.startingAfter)}`)
+  for (const condition of conditions) fragments.conditions.push(condition.sql(param))
 }
 
 function rankedSql(select: string, fragments: Fragments, orderBy: string): string {
@@ -69,12 +67,12 @@ LIMIT $1`
 export function topkStatement(
   k: number,
   scope: TopkScope,
-  filters: TopkFilters = {},
+  conditions: readonly TopkCondition[] = [],
 ): { text: string; values: unknown[] } {
   const fragments: Fragments = { joins: [], conditions: [], params: [k] }
   if (scope.kind === 'all-time') {
     fragments.conditions.push('e.yes_rsvps > 0')
-    addFilters(fragments, filters, 'e.event_id', true)
+    addConditions(fragments, conditions, 'e.event_id', true)
     return {
       text: rankedSql(
         'SELECT e.event_id, e.yes_rsvps, e.attendees FROM events e',
@@ -87,7 +85,7 @@ export function topkStatement(
   if (scope.kind === 'day') {
     fragments.params.push(scope.day)
     fragments.conditions.push("c.day = DATE '1970-01-01' + $2::int", 'c.yes_rsvps > 0')
-    addFilters(fragments, filters, 'c.event_id', false)
+    addConditions(fragments, conditions, 'c.event_id', false)
     return {
       text: rankedSql(
         'SELECT c.event_id, c.yes_rsvps, c.attendees FROM event_day_counts c',
@@ -107,7 +105,7 @@ export function topkStatement(
     plan.edges.map((range) => range.to),
   )
   fragments.conditions.push('w.yes_rsvps > 0')
-  addFilters(fragments, filters, 'w.event_id', false)
+  addConditions(fragments, conditions, 'w.event_id', false)
   const windowCounts = `WITH counted AS (
   SELECT event_id, yes_rsvps, attendees FROM event_day_counts
   WHERE day >= DATE '1970-01-01' + $2::int AND day < DATE '1970-01-01' + $3::int
@@ -135,9 +133,9 @@ export async function readTopk(
   db: Queryable,
   k: number,
   scope: TopkScope,
-  filters: TopkFilters = {},
+  conditions: readonly TopkCondition[] = [],
 ): Promise<RankedEvent[]> {
-  const statement = topkStatement(k, scope, filters)
+  const statement = topkStatement(k, scope, conditions)
   const result = await db.query<{ event_id: string; yes_rsvps: number; attendees: number }>(
     statement.text,
     statement.values,

@@ -102,6 +102,19 @@ describe('createResponseCache', () => {
     assert.ok(cache.bytes() < 1000, `${cache.bytes()} bytes after expiry`)
   })
 
+  test('should let a sweep pass while an expired answer is being computed again', async (t) => {
+    let time = 5000
+    const cache = createResponseCache({ ttlMs: 100, maxBytes: MB, now: () => time })
+    t.after(() => cache.close())
+    await cache.get('q', async () => 'old')
+    time += 101
+    let release: (value: string) => void = () => {}
+    const fresh = cache.get('q', () => new Promise<string>((resolve) => (release = resolve)))
+    cache.sweep()
+    release('new')
+    assert.equal(await fresh, 'new', 'the sweep did not abort the computation under way')
+  })
+
   test('should compute every time when the TTL is 0', async () => {
     const cache = createResponseCache({ ttlMs: 0, maxBytes: MB, now: () => 0 })
     const c = counter()

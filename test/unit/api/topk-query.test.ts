@@ -1,31 +1,36 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { EARLIEST_INSTANT, LATEST_INSTANT, parseTopkQuery, type RawQuery } from '../../../src/api/topk-query.ts'
+import { TopkQuerySchema } from '../../../src/api/schemas.ts'
+import { parseTopkQuery, type RawQuery, TOPK_PARAMETERS } from '../../../src/api/topk-query.ts'
 
 const MAX_K = 1000
+const DAY = 86_400_000
+// 2021-03-10T00:00:00Z: the service's "now" in these tests
+const NOW = Date.parse('2021-03-10T00:00:00Z')
+const OPTIONS = { maxK: MAX_K, maxWindowMs: 31 * DAY, now: NOW }
 
 function ok(raw: RawQuery) {
-  const result = parseTopkQuery(raw, MAX_K)
+  const result = parseTopkQuery(raw, OPTIONS)
   assert.ok(result.ok, `expected ${JSON.stringify(raw)} to be accepted, got ${JSON.stringify(result)}`)
   return result.query
 }
 
 function rejected(raw: RawQuery) {
-  const result = parseTopkQuery(raw, MAX_K)
+  const result = parseTopkQuery(raw, OPTIONS)
   assert.ok(!result.ok, `expected ${JSON.stringify(raw)} to be refused`)
   return result.error
 }
 
 describe('parseTopkQuery', () => {
   test('should default to k = 10, all-time, no filters', () => {
-    assert.deepEqual(ok({}), { k: 10, upcoming: false })
+    assert.deepEqual(ok({}), { k: 10, filters: {} })
   })
 
   test('should accept k from 1 to the maximum', () => {
     assert.equal(ok({ k: '1' }).k, 1)
     assert.equal(ok({ k: '1000' }).k, 1000)
     assert.equal(ok({ k: '007' }).k, 7)
-    assert.equal(parseTopkQuery({ k: '5' }, 4).ok, false)
+    assert.equal(parseTopkQuery({ k: '5' }, { ...OPTIONS, maxK: 4 }).ok, false)
   })
 
   for (const k of [
@@ -97,16 +102,27 @@ describe('parseTopkQuery', () => {
     assert.equal(ok({ from: '2021-03-01' }).window?.from, Date.parse('2021-03-01T00:00:00Z'))
   })
 
-  test('should leave the other end of a window open', () => {
-    assert.deepEqual(ok({ from: '1000' }).window, { from: 1000, to: LATEST_INSTANT })
-    assert.deepEqual(ok({ to: '1000' }).window, { from: EARLIEST_INSTANT, to: 1000 })
+  test('should end a window without to at now', () => {
+    assert.deepEqual(ok({ from: '2021-03-01' }).window, { from: Date.parse('2021-03-01T00:00:00Z'), to: NOW })
+  })
+
+  test('should refuse to without from: the window would reach back to year 0', () => {
+    const error = rejected({ to: '2021-03-01' })
+    assert.equal(error.parameter, 'from')
+    assert.match(error.message, /a window needs from/)
+  })
+
+  test('should refuse a window wider than TOPK_MAX_WINDOW_DAYS, and take one exactly that wide', () => {
+    assert.ok(ok({ from: String(NOW - 31 * DAY), to: String(NOW) }).window)
+    const error = rejected({ from: String(NOW - 31 * DAY - 1), to: String(NOW) })
+    assert.equal(error.parameter, 'from')
+    assert.match(error.message, /a window spans at most 31 days \(TOPK_MAX_WINDOW_DAYS\); this one spans 32/)
+    assert.match(rejected({ from: '0000-01-01' }).message, /spans at most 31 days/, 'an early from without to')
   })
 
   test('should refuse a window whose from is not before its to', () => {
-    assert.deepEqual(rejected({ from: '2000', to: '2000' }), {
-      parameter: 'from',
-      message: 'from must be before to (the window is [from, to))',
-    })
+    assert.deepEqual(rejected({ from: '2000', to: '2000' }), { parameter: 'from', message: 'from must be before to' })
+    assert.equal(rejected({ from: String(NOW + 1) }).message, 'from must be before now (to defaults to now)')
     assert.equal(rejected({ from: '2021-03-02', to: '2021-03-01' }).parameter, 'from')
   })
 
@@ -121,7 +137,7 @@ describe('parseTopkQuery', () => {
     ['to', '2021-03-01T10:60Z'],
   ] as const) {
     test(`should refuse the unparsable time ${name}=${JSON.stringify(text)}`, () => {
-      const error = rejected({ [name]: text })
+      const error = rejected(name === 'to' ? { from: '2021-03-01', to: text } : { from: text })
       assert.equal(error.parameter, name)
       assert.match(error.message, new RegExp(`^${name} must be an ISO-8601 time`))
     })
@@ -134,22 +150,25 @@ describe('parseTopkQuery', () => {
   test('should read country in any case, and city and topic as given', () => {
     assert.deepEqual(ok({ country: 'US', city: 'New York', topic: 'softwaredev' }), {
       k: 10,
-      country: 'us',
-      city: 'New York',
-      topic: 'softwaredev',
-      upcoming: false,
+      filters: { country: 'us', city: 'New York', topic: 'softwaredev' },
     })
     assert.equal(rejected({ country: 'usa' }).parameter, 'country')
     assert.equal(rejected({ country: '1x' }).parameter, 'country')
     assert.equal(rejected({ city: '  ' }).parameter, 'city')
     assert.equal(rejected({ topic: 't'.repeat(201) }).parameter, 'topic')
+    assert.equal(rejected({ city: 'a\u0000b' }).parameter, 'city', 'NUL cannot reach SQL')
+    assert.equal(rejected({ topic: '\ud800' }).parameter, 'topic', 'nor an unpaired surrogate')
   })
 
   test('should read upcoming as true or false only', () => {
-    assert.equal(ok({ upcoming: 'true' }).upcoming, true)
-    assert.equal(ok({ upcoming: 'false' }).upcoming, false)
+    assert.equal(ok({ upcoming: 'true' }).filters.upcoming, true)
+    assert.equal(ok({ upcoming: 'false' }).filters.upcoming, false)
     for (const upcoming of ['1', 'yes', 'TRUE', '']) {
       assert.deepEqual(rejected({ upcoming }), { parameter: 'upcoming', message: 'upcoming must be true or false' })
     }
   })
+})
+
+test('the OpenAPI query parameters of top k should be exactly the parameters the parser accepts', () => {
+  assert.deepEqual(Object.keys(TopkQuerySchema.properties).sort(), [...TOPK_PARAMETERS].sort())
 })
