@@ -156,6 +156,7 @@ cmd_test() {
   # The record-shape tests write with the Java client from the broker's own jars.
   ensure_jdk
   export RSVP_TOPK_KAFKA_LIBS="$KAFKA_LIBS"
+  export_redis_admin
   cd "$ROOT_DIR"
   say "== type-check (tsc)"
   npm run -s typecheck || failures=$((failures + 1))
@@ -197,10 +198,16 @@ cmd_demo() {
   node scripts/demo.ts "$@"
 }
 
+# Tests and the chaos suite stop Redis nodes and look at keys the service may not touch.
+export_redis_admin() {
+  export RSVP_TOPK_REDIS_ADMIN_USER="$ADMIN_REDIS_USER" RSVP_TOPK_REDIS_ADMIN_PASSWORD="$REDIS_ADMIN_PASSWORD"
+}
+
 cmd_chaos() {
   ensure_deps
   up_for_this_run
   eval "$(print_env)"
+  export_redis_admin
   cd "$ROOT_DIR"
   node chaos/run.ts "$@"
 }

@@ -8,9 +8,9 @@
  * the tests do not depend on how fast the machine is.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { connectRedis } from '../src/cache/redis-node.ts'
+
 import { createRandom } from '../src/producer/random.ts'
-import { stackConfig } from '../test/helpers.ts'
+import { connectRedisAdmin, stackConfig } from '../test/helpers.ts'
 import { hostileMessages } from '../test/support/hostile-messages.ts'
 import { get, waitFor } from '../test/support/http.ts'
 import {
@@ -180,7 +180,7 @@ const redisDown: Scenario = {
     try {
       for (const [stopped, node] of ring.slice(0, 2).entries()) {
         if (!node) continue
-        const admin = await connectRedis(node)
+        const admin = await connectRedisAdmin(node)
         admin.on('error', () => {})
         await admin.call('SHUTDOWN', 'NOSAVE').catch(() => {})
         admin.disconnect()

@@ -7,7 +7,7 @@
  * goes away; a close during start-up ends the waiting.
  */
 import { buildServer, type Server } from './api/server.ts'
-import { createEventDetailsCache } from './cache/event-details-cache.ts'
+import { cacheKeyPrefix, createEventDetailsCache } from './cache/event-details-cache.ts'
 import { type CacheRing, createCacheRing } from './cache/ring.ts'
 import type { Config } from './config.ts'
 import { ErrorCodes, isAppError } from './errors.ts'
@@ -17,7 +17,7 @@ import { createRawProducer, ensureTopics, type RawProducer } from './kafka/clien
 import { createHealth, type DependencyName, type Health, type Readiness } from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
 import { createApiMetrics, createIngestMetrics, createRegistry } from './observability/metrics.ts'
-import { readEventDetails } from './store/event-details.ts'
+import { readEvents, readGroups, readVenues } from './store/event-details.ts'
 import { migrate } from './store/migrate.ts'
 import { createPostgres, type Postgres } from './store/postgres.ts'
 
@@ -44,7 +44,10 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
   const registry = createRegistry()
   const db = createPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize }, { logger })
   // The ring serves the API and takes the ingest's invalidations, so both modes have it.
-  const ring: CacheRing = createCacheRing(config.redis.ring, { logger })
+  const ring: CacheRing = createCacheRing(config.redis.ring, {
+    logger,
+    keyPrefix: cacheKeyPrefix(config.postgres.dataSet),
+  })
   const apiMetrics = options.api ? createApiMetrics(registry, () => ring.members()) : undefined
   const apiDb: Postgres | undefined = options.api
     ? createPostgres(
@@ -54,7 +57,11 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
     : undefined
   const details = createEventDetailsCache({
     ring,
-    readFromDatabase: (eventIds) => readEventDetails(apiDb ?? db, eventIds),
+    read: {
+      events: (ids) => readEvents(apiDb ?? db, ids),
+      groups: (ids) => readGroups(apiDb ?? db, ids),
+      venues: (ids) => readVenues(apiDb ?? db, ids),
+    },
     ttlSeconds: config.redis.ttlSeconds,
     namespace: config.postgres.dataSet,
     lookups: apiMetrics?.detailsLookups,
@@ -163,8 +170,9 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         deadLetters,
         logger,
         metrics: createIngestMetrics(registry, { stalledSeconds: () => ingest?.stalledSeconds() ?? 0 }),
-        // After the commit: entries of events whose details changed go, so readers fetch the new ones.
-        onApplied: (result) => details.invalidate(result.eventsWithNewDetails),
+        // After the commit: entries of events, groups and venues whose details changed go, so
+        // readers fetch the new ones.
+        onApplied: (result) => details.invalidate(result.changedDetails),
         onDependencyFailure: (dependency, error) => health.failed(dependency, error),
         onDependencyUp: (dependency) => health.up(dependency),
       },

@@ -21,6 +21,8 @@ HTTP_PORT_DEFAULT="${RSVP_TOPK_HTTP_PORT:-8088}"
 APP_DB_USER="rsvp_topk"
 APP_DB_NAME="rsvp_topk"
 APP_REDIS_USER="rsvp_topk"
+# Operations and tests only (SHUTDOWN, CLIENT PAUSE, keys of other services); never the service.
+ADMIN_REDIS_USER="rsvp_topk_admin"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
@@ -62,15 +64,17 @@ stop_pid_file() {
 # Passwords are made once per checkout and kept in a file only the owner can read.
 SECRETS_FILE="$LOCAL_DIR/secrets.env"
 load_secrets() {
+  local name
   mkdir -p "$LOCAL_DIR"
-  if [ ! -s "$SECRETS_FILE" ]; then
-    (
-      umask 077
-      printf 'PG_APP_PASSWORD=%s\nREDIS_APP_PASSWORD=%s\n' \
-        "$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')" \
-        "$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')" >"$SECRETS_FILE"
-    )
-  fi
+  (umask 077 && touch "$SECRETS_FILE")
+  # shellcheck disable=SC1090
+  . "$SECRETS_FILE"
+  # A secret added later (REDIS_ADMIN_PASSWORD) is made for a checkout that has the others.
+  for name in PG_APP_PASSWORD REDIS_APP_PASSWORD REDIS_ADMIN_PASSWORD; do
+    if [ -z "${!name:-}" ]; then
+      printf '%s=%s\n' "$name" "$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')" >>"$SECRETS_FILE"
+    fi
+  done
   # shellcheck disable=SC1090
   . "$SECRETS_FILE"
 }

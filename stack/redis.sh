@@ -1,6 +1,11 @@
 # shellcheck shell=bash
-# Three Redis 7 servers from Debian's packages, the nodes of the service's cache ring. Each has an
-# ACL user with a password and the 'default' user switched off. They are a cache: no persistence.
+# Three Redis 7 servers from Debian's packages, the nodes of the service's cache ring. The 'default'
+# user is off. The service's user may run only the commands the ring uses, on keys under
+# rsvp-topk: (least privilege: no FLUSHALL, no CONFIG, no other service's keys); an admin user is
+# for operations and tests. They are a cache: no persistence.
+
+# What the service's cache ring sends (src/cache/ring.ts, redis-node.ts); README shows the same.
+REDIS_APP_COMMANDS="+ping +mget +set +del +unlink +scan"
 
 REDIS_DIR="$LOCAL_DIR/redis"
 
@@ -38,7 +43,8 @@ appendonly no
 maxmemory 256mb
 maxmemory-policy allkeys-lru
 user default off
-user $APP_REDIS_USER on >$REDIS_APP_PASSWORD ~* &* +@all
+user $APP_REDIS_USER on >$REDIS_APP_PASSWORD resetkeys ~rsvp-topk:* resetchannels -@all $REDIS_APP_COMMANDS
+user $ADMIN_REDIS_USER on >$REDIS_ADMIN_PASSWORD ~* &* +@all
 EOF
   )
   rm -f "$pid_file"

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
-import { type Config, loadConfig } from '../src/config.ts'
+import { connectRedis, type RedisConnection } from '../src/cache/redis-node.ts'
+import { type Config, loadConfig, type RedisNodeConfig } from '../src/config.ts'
 import { createLogger } from '../src/observability/logger.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
 
@@ -78,4 +79,15 @@ export async function dropDatabase(admin: Postgres, name: string): Promise<void>
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
   }
+}
+
+/**
+ * A connection to one Redis node as the stack's admin user, for what the service's user may not
+ * do (SHUTDOWN, CLIENT PAUSE, other services' keys). ./dev.sh test exports its credentials.
+ */
+export async function connectRedisAdmin(node: RedisNodeConfig): Promise<RedisConnection> {
+  const username = process.env.RSVP_TOPK_REDIS_ADMIN_USER
+  const password = process.env.RSVP_TOPK_REDIS_ADMIN_PASSWORD
+  if (!username || !password) throw new Error('the Redis admin user is not set: run the tests through ./dev.sh test')
+  return connectRedis({ ...node, username, password })
 }

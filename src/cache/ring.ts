@@ -3,14 +3,15 @@
  * picks among the nodes that are healthy right now. It is only a cache: a node that is down, slow
  * or failing turns into misses, never into an error for the caller.
  *
- * Staleness: a node out of the ring misses the deletions meant for it, so it is flushed before it
- * comes back. Deletions go to every node in the ring, not only to the owner: while a node was out
+ * Staleness: a node out of the ring misses the deletions meant for it, so this service's keys on it
+ * (those under `keyPrefix`) are deleted before it comes back; other keys on the node, another
+ * service's or another data set's, are left alone. Deletions go to every node in the ring, not only to the owner: while a node was out
  * its keys were cached on the others, and those copies must not be served, stale, the next time
  * it leaves.
  */
 import type { RedisNodeConfig } from '../config.ts'
 import type { Logger } from '../observability/logger.ts'
-import { createRedisConnection, isReplyError, type RedisConnection } from './redis-node.ts'
+import { createRedisConnection, deleteByPrefix, isReplyError, type RedisConnection } from './redis-node.ts'
 import { groupByOwner } from './rendezvous.ts'
 
 export interface CacheRingMember {
@@ -32,6 +33,8 @@ export interface CacheRing {
 
 export interface CacheRingOptions {
   readonly logger: Logger
+  /** the prefix of every key this service writes: what is deleted from a node that rejoins */
+  readonly keyPrefix: string
   /** how often each node is PINGed (default 1000 ms) */
   readonly healthIntervalMs?: number
   /** limit on every command, so a hung node cannot stall a request (default 500 ms) */
@@ -44,7 +47,7 @@ interface RingNode {
   readonly connection: RedisConnection
   /** in the ring: owners are computed over these nodes only */
   healthy: boolean
-  /** may hold entries that a deletion did not reach: flushed before it joins */
+  /** may hold entries that a deletion did not reach: cleared before it joins */
   stale: boolean
   /** a health check of this node is under way */
   checking: boolean
@@ -83,7 +86,7 @@ export function createCacheRing(nodes: readonly RedisNodeConfig[], options: Cach
     membershipChanged()
   }
 
-  /** PINGs the node; one that answers and is out of the ring is flushed if need be, then joins. */
+  /** PINGs the node; one that answers and is out of the ring is cleared if need be, then joins. */
   async function check(node: RingNode): Promise<void> {
     if (node.checking || closing !== undefined) return
     node.checking = true
@@ -91,13 +94,11 @@ export function createCacheRing(nodes: readonly RedisNodeConfig[], options: Cach
       if (node.connection.status !== 'ready') throw new Error(`connection is ${node.connection.status}`)
       await node.connection.ping()
       if (node.healthy) return
-      const flushed = node.stale
-      // ASYNC: the keyspace is empty at once, the memory is freed in the background.
-      if (flushed) await node.connection.flushdb('ASYNC')
+      const cleared = node.stale ? await deleteByPrefix(node.connection, options.keyPrefix) : undefined
       if (closing !== undefined) return
       node.stale = false
       node.healthy = true
-      log.info({ node: node.id, flushed }, 'cache node joined the ring')
+      log.info({ node: node.id, cleared }, 'cache node joined the ring')
       membershipChanged()
     } catch (err) {
       leave(node, err)

@@ -114,13 +114,22 @@ function mergeResults(results: readonly ApplyResult[]): ApplyResult {
   let unchanged = 0
   let newest: number | undefined
   const events = new Set<string>()
+  const groups = new Set<number>()
+  const venues = new Set<number>()
   for (const result of results) {
     applied += result.applied
     unchanged += result.unchanged
     if (result.newestAppliedMtime !== undefined && (newest === undefined || result.newestAppliedMtime > newest)) {
       newest = result.newestAppliedMtime
     }
-    for (const eventId of result.eventsWithNewDetails) events.add(eventId)
+    for (const id of result.changedDetails.events) events.add(id)
+    for (const id of result.changedDetails.groups) groups.add(id)
+    for (const id of result.changedDetails.venues) venues.add(id)
   }
-  return { applied, unchanged, newestAppliedMtime: newest, eventsWithNewDetails: [...events] }
+  return {
+    applied,
+    unchanged,
+    newestAppliedMtime: newest,
+    changedDetails: { events: [...events], groups: [...groups], venues: [...venues] },
+  }
 }

@@ -19,6 +19,15 @@ import {
 import type { Rsvp, RsvpVersion } from '../domain/rsvp.ts'
 import { type EncodedParam, encodeParam, type Postgres, type Queryable } from './postgres.ts'
 
+/** Ids of the events, groups and venues whose details a batch changed. */
+export interface ChangedDetails {
+  readonly events: readonly string[]
+  readonly groups: readonly number[]
+  readonly venues: readonly number[]
+}
+
+export const NO_CHANGED_DETAILS: ChangedDetails = Object.freeze({ events: [], groups: [], venues: [] })
+
 export interface ApplyResult {
   /** RSVP versions that became current (new RSVPs and strictly newer versions) */
   readonly applied: number
@@ -26,8 +35,8 @@ export interface ApplyResult {
   readonly unchanged: number
   /** the greatest mtime among the applied versions, or undefined when none applied */
   readonly newestAppliedMtime: number | undefined
-  /** events whose details changed (a newer message named them): their cache entries are stale */
-  readonly eventsWithNewDetails: readonly string[]
+  /** events, groups and venues whose details (as readers see them) changed: their cache entries are stale */
+  readonly changedDetails: ChangedDetails
 }
 
 // New RSVPs; rows of RSVPs that exist are left alone here and handled under a lock below.
@@ -77,11 +86,14 @@ event_rows AS (
   ON CONFLICT (event_id) DO UPDATE SET
     yes_rsvps = e.yes_rsvps + excluded.yes_rsvps,
     attendees = e.attendees + excluded.attendees,
-    ${takeIfNewer(['name', 'url', 'time_ms', 'group_id', 'venue_id', 'details_mtime', 'details_rsvp_id'])}
+    ${takeIfNewer(['name', 'url', 'time_ms', 'group_id', 'venue_id', 'details_mtime', 'details_rsvp_id'])},
+    -- What readers see changed (not only the message it came from): its cache entry must go.
+    details_changed = ${EVENT_DETAILS_NEWER} AND (excluded.name, excluded.url, excluded.time_ms, excluded.group_id,
+      excluded.venue_id) IS DISTINCT FROM (e.name, e.url, e.time_ms, e.group_id, e.venue_id)
   -- An update writes a new row version even when it keeps every value: skip the no-ops (events
   -- named only by resends and older messages).
   WHERE excluded.yes_rsvps <> 0 OR excluded.attendees <> 0 OR ${EVENT_DETAILS_NEWER}
-  RETURNING event_id, details_mtime, details_rsvp_id
+  RETURNING event_id, details_changed
 ),
 day_rows AS (
   INSERT INTO event_day_counts AS d (day, event_id, yes_rsvps, attendees)
@@ -104,15 +116,20 @@ group_rows AS (
   ON CONFLICT (group_id) DO UPDATE SET
     mtime = excluded.mtime, name = excluded.name, urlname = excluded.urlname, city = excluded.city,
     country = excluded.country, state = excluded.state, lat = excluded.lat, lon = excluded.lon,
-    topics = excluded.topics, rsvp_id = excluded.rsvp_id
+    topics = excluded.topics, rsvp_id = excluded.rsvp_id,
+    details_changed = (excluded.name, excluded.urlname, excluded.city, excluded.country, excluded.topics)
+      IS DISTINCT FROM (g.name, g.urlname, g.city, g.country, g.topics)
   WHERE (excluded.mtime, excluded.rsvp_id) > (g.mtime, g.rsvp_id)
+  RETURNING group_id, details_changed
 ),
 venue_rows AS (
   INSERT INTO venues AS v (venue_id, mtime, name, lat, lon, rsvp_id)
   SELECT * FROM unnest($30::bigint[], $31::bigint[], $32::text[], $33::float8[], $34::float8[], $35::bigint[])
   ON CONFLICT (venue_id) DO UPDATE SET
-    mtime = excluded.mtime, name = excluded.name, lat = excluded.lat, lon = excluded.lon, rsvp_id = excluded.rsvp_id
+    mtime = excluded.mtime, name = excluded.name, lat = excluded.lat, lon = excluded.lon, rsvp_id = excluded.rsvp_id,
+    details_changed = (excluded.name, excluded.lat, excluded.lon) IS DISTINCT FROM (v.name, v.lat, v.lon)
   WHERE (excluded.mtime, excluded.rsvp_id) > (v.mtime, v.rsvp_id)
+  RETURNING venue_id, details_changed
 ),
 member_rows AS (
   INSERT INTO members AS m (member_id, mtime, name, photo, rsvp_id)
@@ -121,8 +138,11 @@ member_rows AS (
     mtime = excluded.mtime, name = excluded.name, photo = excluded.photo, rsvp_id = excluded.rsvp_id
   WHERE (excluded.mtime, excluded.rsvp_id) > (m.mtime, m.rsvp_id)
 )
--- Data-modifying CTEs always run to completion, whether or not this SELECT reads them.
-SELECT event_id, details_mtime, details_rsvp_id FROM event_rows`
+-- Data-modifying CTEs always run to completion, whether or not this SELECT reads them. New rows
+-- come back with details_changed false: nothing can be cached for them yet.
+SELECT 'event' AS kind, event_id AS id FROM event_rows WHERE details_changed
+UNION ALL SELECT 'group', group_id::text FROM group_rows WHERE details_changed
+UNION ALL SELECT 'venue', venue_id::text FROM venue_rows WHERE details_changed`
 
 function versionColumns(versions: readonly CandidateVersion[]): unknown[] {
   return [
@@ -195,19 +215,19 @@ export interface ApplyHooks {
 export async function applyPlan(db: Postgres, encoded: EncodedPlan, hooks: ApplyHooks = {}): Promise<ApplyResult> {
   const { plan } = encoded
   if (plan.messages === 0) {
-    return { applied: 0, unchanged: 0, newestAppliedMtime: undefined, eventsWithNewDetails: [] }
+    return { applied: 0, unchanged: 0, newestAppliedMtime: undefined, changedDetails: NO_CHANGED_DETAILS }
   }
   return db.withTransaction(async (tx) => {
     const changes = await writeVersions(tx, plan.candidates, encoded.versionParams)
     hooks.onVersionsWritten?.()
-    const eventsWithNewDetails = await writeCountsAndDetails(tx, changes, plan.details, encoded.detailsParams)
+    const changedDetails = await writeCountsAndDetails(tx, changes, plan.details, encoded.detailsParams)
     let newest: number | undefined
     for (const change of changes) if (newest === undefined || change.after.mtime > newest) newest = change.after.mtime
     return {
       applied: changes.length,
       unchanged: plan.messages - changes.length,
       newestAppliedMtime: newest,
-      eventsWithNewDetails,
+      changedDetails,
     }
   })
 }
@@ -259,7 +279,7 @@ async function writeCountsAndDetails(
   changes: readonly VersionChange[],
   details: LatestDetails,
   detailsParams: readonly EncodedParam[],
-): Promise<string[]> {
+): Promise<ChangedDetails> {
   const deltas = countDeltas(changes)
   // One row per event: its count delta (if any) and its newest details in this batch (if any).
   type EventRow = { yes: number; attendees: number; at: (typeof details.events)[number] | undefined }
@@ -274,7 +294,7 @@ async function writeCountsAndDetails(
   const eventIds = [...events.keys()].sort()
   const eventRows = eventIds.map((id) => events.get(id) as EventRow)
 
-  const result = await tx.query<{ event_id: string; details_mtime: number | null; details_rsvp_id: number | null }>(
+  const result = await tx.query<{ kind: 'event' | 'group' | 'venue'; id: string }>(
     APPLY_COUNTS_AND_DETAILS,
     [
       eventIds,
@@ -300,11 +320,11 @@ async function writeCountsAndDetails(
       // $19 onwards: groups, venues and members, encoded before the transaction (encodePlan)
       .concat(detailsParams),
   )
-  // The row took our details exactly when it now carries the (mtime, rsvp_id) of the message we sent.
-  return result.rows
-    .filter((row) => {
-      const at = events.get(row.event_id)?.at
-      return at !== undefined && row.details_mtime === at.mtime && row.details_rsvp_id === at.rsvpId
-    })
-    .map((row) => row.event_id)
+  const changed = { events: [] as string[], groups: [] as number[], venues: [] as number[] }
+  for (const row of result.rows) {
+    if (row.kind === 'event') changed.events.push(row.id)
+    else if (row.kind === 'group') changed.groups.push(Number(row.id))
+    else changed.venues.push(Number(row.id))
+  }
+  return changed
 }

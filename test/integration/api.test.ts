@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { test } from 'node:test'
-import { connectRedis } from '../../src/cache/redis-node.ts'
+
 import { type GeneratedMessage, generateStream } from '../../src/producer/generator.ts'
 import { createRandom } from '../../src/producer/random.ts'
-import { freePort, stackConfig } from '../helpers.ts'
+import { connectRedisAdmin, freePort, stackConfig } from '../helpers.ts'
 import { computeExpected, type Expected, type ExpectedRank, topK } from '../support/contract-oracle.ts'
 import { get, metricValue, type Reply, waitFor } from '../support/http.ts'
 import { assertConverges, createIngestFixture, produce, ROOT, startCommand } from '../support/ingest-harness.ts'
@@ -363,7 +363,7 @@ test('rsvp-topk serve: top k and event details as the contract says, through bad
     const node = ring[1]
     assert.ok(node)
     t.after(() => execFileSync('./dev.sh', ['up', 'redis'], { cwd: ROOT, stdio: 'ignore' }))
-    const admin = await connectRedis(node)
+    const admin = await connectRedisAdmin(node)
     admin.on('error', () => {})
     await admin.call('SHUTDOWN', 'NOSAVE').catch(() => {})
     admin.disconnect()

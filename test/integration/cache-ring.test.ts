@@ -3,17 +3,33 @@ import { execFileSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { describe, type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { connectRedis, type RedisConnection } from '../../src/cache/redis-node.ts'
+import type { RedisConnection } from '../../src/cache/redis-node.ts'
 import { ownerOf } from '../../src/cache/rendezvous.ts'
 import { type CacheRing, type CacheRingOptions, createCacheRing } from '../../src/cache/ring.ts'
 import type { RedisNodeConfig } from '../../src/config.ts'
-import { silentLogger, stackConfig, uniqueName } from '../helpers.ts'
+import { connectRedisAdmin, silentLogger, stackConfig, uniqueName } from '../helpers.ts'
 
 const projectRoot = resolve(import.meta.dirname, '../..')
 const commandTimeoutMs = 300
 
-function startRing(t: TestContext, nodes = stackConfig().redis.ring, options: Partial<CacheRingOptions> = {}) {
-  const ring = createCacheRing(nodes, { logger: silentLogger, healthIntervalMs: 200, commandTimeoutMs, ...options })
+/** Each test writes under a namespace of its own, as a service does under its data set's. */
+function namespace(): string {
+  return `rsvp-topk:${uniqueName('ring')}:`
+}
+
+function startRing(
+  t: TestContext,
+  keyPrefix: string,
+  nodes = stackConfig().redis.ring,
+  options: Partial<CacheRingOptions> = {},
+) {
+  const ring = createCacheRing(nodes, {
+    logger: silentLogger,
+    healthIntervalMs: 200,
+    commandTimeoutMs,
+    keyPrefix,
+    ...options,
+  })
   t.after(() => ring.close())
   return ring
 }
@@ -30,9 +46,9 @@ function isHealthy(ring: CacheRing, id: string): boolean {
   return ring.members().some((member) => member.id === id && member.healthy)
 }
 
-/** Runs `work` on a connection of its own to one node, past the ring. */
+/** Runs `work` on a connection of its own to one node, past the ring, as the admin user. */
 async function onNode<T>(node: RedisNodeConfig, work: (redis: RedisConnection) => Promise<T>): Promise<T> {
-  const redis = await connectRedis(node)
+  const redis = await connectRedisAdmin(node)
   try {
     return await work(redis)
   } finally {
@@ -41,7 +57,7 @@ async function onNode<T>(node: RedisNodeConfig, work: (redis: RedisConnection) =
 }
 
 async function shutDown(node: RedisNodeConfig): Promise<void> {
-  const redis = await connectRedis(node)
+  const redis = await connectRedisAdmin(node)
   redis.on('error', () => {})
   // The node closes the connection instead of answering.
   await redis.call('SHUTDOWN', 'NOSAVE').catch(() => undefined)
@@ -53,18 +69,18 @@ function startMissingNodes(): void {
   execFileSync('./dev.sh', ['up', 'redis'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
-function testEntries(count: number): Array<readonly [string, string]> {
-  const prefix = uniqueName('ring')
-  return Array.from({ length: count }, (_, i) => [`${prefix}:${i}`, `value ${i}`] as const)
+function testEntries(prefix: string, count: number): Array<readonly [string, string]> {
+  return Array.from({ length: count }, (_, i) => [`${prefix}${i}`, `value ${i}`] as const)
 }
 
 describe('cache ring', () => {
   test('setMany and getMany should round-trip keys, each on the node ownerOf names, with a TTL', async (t) => {
     const nodes = stackConfig().redis.ring
     const ids = nodes.map((node) => node.id)
-    const ring = startRing(t)
+    const prefix = namespace()
+    const ring = startRing(t, prefix)
     await waitFor('every node is in the ring', () => ring.members().every((member) => member.healthy))
-    const entries = testEntries(300)
+    const entries = testEntries(prefix, 300)
     const keys = entries.map(([key]) => key)
 
     await ring.setMany(entries, 60)
@@ -87,15 +103,16 @@ describe('cache ring', () => {
     for (const node of nodes) assert.equal(await onNode(node, (redis) => redis.exists(keys)), 0)
   })
 
-  test('the ring should serve from the other nodes while one is down, and take it back flushed', async (t) => {
+  test('the ring should serve from the other nodes while one is down, and take it back empty', async (t) => {
     const nodes = stackConfig().redis.ring
     const victim = nodes[2] as RedisNodeConfig
     const ids = nodes.map((node) => node.id)
     const otherIds = ids.filter((id) => id !== victim.id)
     t.after(startMissingNodes)
-    const ring = startRing(t)
+    const prefix = namespace()
+    const ring = startRing(t, prefix)
     await waitFor('every node is in the ring', () => ring.members().every((member) => member.healthy))
-    const entries = testEntries(300)
+    const entries = testEntries(prefix, 300)
     const keys = entries.map(([key]) => key)
     const victimEntries = entries.filter(([key]) => ownerOf(key, ids) === victim.id)
     const victimKeys = victimEntries.map(([key]) => key)
@@ -121,7 +138,7 @@ describe('cache ring', () => {
 
     startMissingNodes()
     await waitFor('the restarted node is back in the ring', () => isHealthy(ring, victim.id))
-    assert.equal(await onNode(victim, (redis) => redis.dbsize()), 0, 'the node should join empty')
+    assert.equal(await onNode(victim, (redis) => redis.exists(keys)), 0, 'the node should join without our keys')
     // Its keys are its own again: the copies on the other nodes are no longer read.
     assert.equal((await ring.getMany(victimKeys)).size, 0)
     await ring.setMany(victimEntries, 60)
@@ -136,20 +153,25 @@ describe('cache ring', () => {
     for (const node of nodes) assert.equal(await onNode(node, (redis) => redis.exists(keys)), 0, node.id)
   })
 
-  test('getMany should answer within about commandTimeout when a node hangs, and the node should come back flushed', async (t) => {
+  test('getMany should answer within about commandTimeout when a node hangs, and the node should come back without our stale keys, other keys untouched', async (t) => {
     const nodes = stackConfig().redis.ring
     const victim = nodes[1] as RedisNodeConfig
     const ids = nodes.map((node) => node.id)
-    const ring = startRing(t)
+    const prefix = namespace()
+    const ring = startRing(t, prefix)
     await waitFor('every node is in the ring', () => ring.members().every((member) => member.healthy))
-    const entries = testEntries(60)
+    const entries = testEntries(prefix, 60)
     const keys = entries.map(([key]) => key)
     const victimKeys = keys.filter((key) => ownerOf(key, ids) === victim.id)
     const otherKeys = keys.filter((key) => ownerOf(key, ids) !== victim.id)
     await ring.setMany(entries, 60)
+    // Keys of another service, and of another data set of this one, on the same node.
+    const foreign = [`other-service:${uniqueName('key')}`, `rsvp-topk:${uniqueName('other-data-set')}:event:v2:x`]
+    await onNode(victim, (redis) => Promise.all(foreign.map((key) => redis.set(key, 'theirs', 'EX', 60))))
+    t.after(() => onNode(victim, (redis) => redis.del(foreign)))
 
     // A hung node: the connection stays open, the commands get no answer for 1.5 s.
-    const pauser = await connectRedis(victim)
+    const pauser = await connectRedisAdmin(victim)
     await pauser.call('CLIENT', 'PAUSE', '1500', 'ALL')
     // Not quit: QUIT would wait for the pause to end.
     pauser.disconnect()
@@ -164,8 +186,9 @@ describe('cache ring', () => {
     // A deletion the hung node never sees: its entries are stale from now on.
     await ring.deleteMany(victimKeys)
     await waitFor('the node is back in the ring', () => isHealthy(ring, victim.id))
-    assert.equal((await ring.getMany(victimKeys)).size, 0, 'stale entries should have been flushed')
+    assert.equal((await ring.getMany(victimKeys)).size, 0, 'stale entries should have been deleted')
     assert.equal(await onNode(victim, (redis) => redis.exists(victimKeys)), 0)
+    assert.equal(await onNode(victim, (redis) => redis.exists(foreign)), foreign.length, 'other keys are left alone')
     await ring.deleteMany(keys)
   })
 
@@ -178,7 +201,7 @@ describe('cache ring', () => {
       id: `127.0.0.1:${port}`,
     }))
     const changes: unknown[] = []
-    const ring = startRing(t, unreachable, { onMembershipChange: (members) => changes.push(members) })
+    const ring = startRing(t, namespace(), unreachable, { onMembershipChange: (members) => changes.push(members) })
     await sleep(300)
     assert.deepEqual(ring.members(), [
       { id: '127.0.0.1:1', healthy: false },

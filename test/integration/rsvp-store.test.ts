@@ -87,7 +87,7 @@ describe('applyBatch', () => {
       event: { event_id: 'ev1', event_name: 'Old name', event_url: 'https:\\/\\/example.com\\/1' },
     }
     const first = await applyBatch(db, validRsvps([JSON.stringify(base)]))
-    assert.deepEqual(first.eventsWithNewDetails, ['ev1'])
+    assert.deepEqual(first.changedDetails.events, [], 'a new event has nothing cached to drop')
     const stale = await applyBatch(
       db,
       validRsvps([
@@ -99,21 +99,44 @@ describe('applyBatch', () => {
         }),
       ]),
     )
-    assert.deepEqual(stale.eventsWithNewDetails, [], 'an older message changes no details')
+    assert.deepEqual(stale.changedDetails.events, [], 'an older message changes no details')
+    const same = await applyBatch(db, validRsvps([JSON.stringify({ ...base, rsvp_id: 4, mtime: base.mtime + 1 })]))
+    assert.deepEqual(
+      same.changedDetails.events,
+      [],
+      'a newer message with the same details changes nothing readers see',
+    )
     const newer = await applyBatch(
       db,
       validRsvps([
         JSON.stringify({
           ...base,
           rsvp_id: 3,
-          mtime: base.mtime + 1,
+          mtime: base.mtime + 2,
           event: { ...base.event, event_name: 'New name' },
         }),
       ]),
     )
-    assert.deepEqual(newer.eventsWithNewDetails, ['ev1'])
+    assert.deepEqual(newer.changedDetails.events, ['ev1'])
     const { rows } = await db.query<{ name: string; yes_rsvps: number }>('SELECT name, yes_rsvps FROM events')
-    assert.deepEqual(rows, [{ name: 'New name', yes_rsvps: 3 }])
+    assert.deepEqual(rows, [{ name: 'New name', yes_rsvps: 4 }])
+    const renamed = await applyBatch(
+      db,
+      validRsvps([
+        JSON.stringify({ ...base, rsvp_id: 5, mtime: base.mtime + 3, group: { group_id: 7, group_name: 'Old' } }),
+        JSON.stringify({ ...base, rsvp_id: 6, mtime: base.mtime + 4, venue: { venue_id: 8, venue_name: 'Hall' } }),
+      ]),
+    )
+    assert.deepEqual(renamed.changedDetails, { events: ['ev1'], groups: [], venues: [] }, 'new groups and venues')
+    const moved = await applyBatch(
+      db,
+      validRsvps([
+        JSON.stringify({ ...base, rsvp_id: 7, mtime: base.mtime + 5, group: { group_id: 7, group_name: 'New' } }),
+        JSON.stringify({ ...base, rsvp_id: 8, mtime: base.mtime + 6, venue: { venue_id: 8, venue_name: 'Hall' } }),
+      ]),
+    )
+    assert.deepEqual(moved.changedDetails.groups, [7], 'a renamed group')
+    assert.deepEqual(moved.changedDetails.venues, [], 'a venue named again the same')
   })
 
   test('should keep the details of the greater rsvp_id on an equal mtime, in either arrival order', async (t) => {

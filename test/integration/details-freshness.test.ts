@@ -1,0 +1,43 @@
+/**
+ * Rule 5 as readers see it through the Redis ring: details that change through an event's group
+ * or venue (not the event itself) show on every cached event of that group or venue as soon as
+ * the batch that changed them is committed, not after the cache's TTL.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { get, waitFor } from '../support/http.ts'
+import { createIngestFixture, produce, startCommand } from '../support/ingest-harness.ts'
+import { rsvpMessage } from '../support/rsvp-messages.ts'
+
+test('a group renamed by a message about one event shows renamed on every cached event of the group at once', async (t) => {
+  const fixture = await createIngestFixture(t, 1)
+  // No answer reuse: every answer is computed, its details read through the ring.
+  const service = await startCommand(fixture, 'serve', { TOPK_CACHE_MS: '0', REDIS_TTL_SECONDS: '3600' })
+  const event = async (id: string) => (await get(service.base, `/api/v1/events/${id}`)).body
+  await produce(fixture, [
+    rsvpMessage({ rsvpId: 1, eventId: 'E1', groupId: 7, groupName: 'Old', venueId: 9, venueName: 'Old Hall' }),
+    rsvpMessage({ rsvpId: 2, eventId: 'E2', groupId: 7, groupName: 'Old', venueId: 9, venueName: 'Old Hall' }),
+  ])
+  await waitFor('both events', async () => ((await event('E2'))?.group?.name === 'Old' ? true : undefined))
+  // Both are in the ring now, with group 7 and venue 9 as entries of their own.
+  assert.equal((await event('E1')).group.name, 'Old')
+  assert.equal((await event('E1')).venue.name, 'Old Hall')
+
+  // A newer message about E2 renames group 7 and venue 9; E1's own details do not change.
+  await produce(fixture, [
+    rsvpMessage({ rsvpId: 3, eventId: 'E2', groupId: 7, groupName: 'New', venueId: 9, venueName: 'New Hall' }),
+  ])
+  await waitFor('the rename committed', async () => ((await event('E2'))?.group?.name === 'New' ? true : undefined))
+  const e1 = await event('E1')
+  assert.equal(e1.group.name, 'New', 'E1 shows the new group name at once')
+  assert.equal(e1.venue.name, 'New Hall', 'and the new venue name')
+  const top = (await get(service.base, '/api/v1/events/topk?k=10')).body
+  assert.deepEqual(
+    top.events.map((e: { event_id: string; group: { name: string } }) => [e.event_id, e.group.name]),
+    [
+      ['E2', 'New'],
+      ['E1', 'New'],
+    ],
+    'E2 (2 yes) then E1 (1 yes), both with the new name',
+  )
+})
