@@ -13,6 +13,8 @@ set -euo pipefail
 . "$ROOT_DIR/stack/postgres.sh"
 # shellcheck source=stack/redis.sh
 . "$ROOT_DIR/stack/redis.sh"
+# shellcheck source=stack/python.sh
+. "$ROOT_DIR/stack/python.sh"
 
 usage() {
   cat <<EOF
@@ -157,6 +159,9 @@ cmd_test() {
   ensure_jdk
   export RSVP_TOPK_KAFKA_LIBS="$KAFKA_LIBS"
   export_redis_admin
+  # schemathesis checks the API against its own OpenAPI document.
+  ensure_python_tools
+  export RSVP_TOPK_SCHEMATHESIS="$VENV_DIR/bin/st"
   cd "$ROOT_DIR"
   say "== type-check (tsc)"
   npm run -s typecheck || failures=$((failures + 1))

@@ -79,12 +79,12 @@ load_secrets() {
   . "$SECRETS_FILE"
 }
 
-# apt-get when we may, otherwise a message naming the package to install.
-ensure_command() {
-  local cmd="$1" package="$2"
-  command -v "$cmd" >/dev/null 2>&1 && return 0
+# Installs a Debian package with apt-get as root (once per checkout, apt-get update first), or
+# stops with a message naming the package to install.
+apt_install() {
+  local package="$1" why="$2"
   if is_root && command -v apt-get >/dev/null 2>&1; then
-    say "installing $package (apt) for $cmd"
+    say "installing $package (apt) for $why"
     if [ ! -f "$LOCAL_DIR/.apt-updated" ]; then
       DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
       mkdir -p "$LOCAL_DIR" && touch "$LOCAL_DIR/.apt-updated"
@@ -92,8 +92,15 @@ ensure_command() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null ||
       die "apt-get install $package failed"
     hash -r
-    command -v "$cmd" >/dev/null 2>&1 || die "$package is installed but $cmd is still not on PATH"
   else
-    die "$cmd is missing: install the Debian package '$package' (or its equivalent) and run this again"
+    die "$why is missing: install the Debian package '$package' (or its equivalent) and run this again"
   fi
+}
+
+# apt-get when we may, otherwise a message naming the package to install.
+ensure_command() {
+  local cmd="$1" package="$2"
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  apt_install "$package" "$cmd"
+  command -v "$cmd" >/dev/null 2>&1 || die "$package is installed but $cmd is still not on PATH"
 }

@@ -12,7 +12,7 @@ import { readTopk, type TopkCondition, type TopkScope } from '../store/topk-quer
 import { invalidParameter, notFound } from './replies.ts'
 import { type RawQuery, textProblem } from './request-text.ts'
 import { createResponseCache } from './response-cache.ts'
-import { COMMON_ERRORS, EventReply, errorResponses, TopkQuerySchema, TopkReply } from './schemas.ts'
+import { COMMON_ERRORS, EventIdSchema, EventReply, errorResponses, TopkQuerySchema, TopkReply } from './schemas.ts'
 import { TOPK_FILTERS } from './topk-filters.ts'
 import { parseTopkQuery, type TopkQuery, unknownParameter } from './topk-query.ts'
 
@@ -115,7 +115,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
       schema: {
         ...eventSchema,
         summary: 'One event: details and counts (event_id in the query string)',
-        querystring: { type: 'object', properties: { event_id: { type: 'string' } }, required: ['event_id'] },
+        querystring: { type: 'object', properties: { event_id: EventIdSchema }, required: ['event_id'] },
       },
       validatorCompiler: documentOnly,
     },
@@ -140,7 +140,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
       schema: {
         ...eventSchema,
         summary: 'One event: details and counts',
-        params: { type: 'object', properties: { event_id: { type: 'string' } }, required: ['event_id'] },
+        params: { type: 'object', properties: { event_id: EventIdSchema }, required: ['event_id'] },
       },
       validatorCompiler: documentOnly,
     },

@@ -141,7 +141,7 @@ export function installMethodHandlers<L extends FastifyBaseLogger>(app: App<L>, 
         .header('allow', allow)
         .send(errorBody('method_not_allowed', `${request.method} is not allowed on ${pathOf(request)}; use GET`))
     app.route({
-      method: ['POST', 'PUT', 'PATCH', 'DELETE'],
+      method: app.supportedMethods.filter((method) => !['GET', 'HEAD', 'OPTIONS'].includes(method)),
       url,
       schema: { hide: true },
       // Answered before the body is read: a 405 does not depend on its type or size.

@@ -105,6 +105,14 @@ export const EventReply = Type.Object({
   venue: Venue,
 })
 
+/** An event id as the contract allows it (rule 6): 1 to 255 characters, no NUL. */
+export const EventIdSchema = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[^\\u0000]+$',
+  description: 'the event_id of the stream (1 to 255 characters)',
+})
+
 export const TopkQuerySchema = Type.Object({
   k: Type.Optional(Type.Integer({ minimum: 1, default: 10, description: 'how many events, 1..TOPK_MAX_K' })),
   date: Type.Optional(Type.String({ format: 'date', description: 'UTC day (YYYY-MM-DD) of the RSVPs current mtime' })),
