@@ -182,14 +182,14 @@ GROUP BY 1, 2 ORDER BY 1, 2`
 const TOTALS = `
 SELECT (SELECT count(*) FROM rsvps) AS rsvps,
        (SELECT count(*) FROM rsvps WHERE response = 'yes') AS yes_rsvps,
-       (SELECT coalesce(sum(1 + guests), 0) FROM rsvps WHERE response = 'yes') AS yes_attendees,
+       (SELECT coalesce(sum(1 + guests), 0) FROM rsvps WHERE response = 'yes')::bigint AS yes_attendees,
        (SELECT count(*) FROM events) AS events,
-       (SELECT coalesce(sum(yes_rsvps), 0) FROM events) AS events_yes,
-       (SELECT coalesce(sum(attendees), 0) FROM events) AS events_attendees,
-       (SELECT coalesce(sum(yes_rsvps), 0) FROM event_day_counts) AS day_yes,
-       (SELECT coalesce(sum(attendees), 0) FROM event_day_counts) AS day_attendees,
-       (SELECT coalesce(sum(yes_rsvps), 0) FROM event_hour_counts) AS hour_yes,
-       (SELECT coalesce(sum(attendees), 0) FROM event_hour_counts) AS hour_attendees`
+       (SELECT coalesce(sum(yes_rsvps), 0)::bigint FROM events) AS events_yes,
+       (SELECT coalesce(sum(attendees), 0)::bigint FROM events) AS events_attendees,
+       (SELECT coalesce(sum(yes_rsvps), 0)::bigint FROM event_day_counts) AS day_yes,
+       (SELECT coalesce(sum(attendees), 0)::bigint FROM event_day_counts) AS day_attendees,
+       (SELECT coalesce(sum(yes_rsvps), 0)::bigint FROM event_hour_counts) AS hour_yes,
+       (SELECT coalesce(sum(attendees), 0)::bigint FROM event_hour_counts) AS hour_attendees`
 
 // Per-row comparison with a fresh aggregate: events, days and hours that disagree.
 const MISMATCHES = `

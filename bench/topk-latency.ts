@@ -11,6 +11,10 @@
  * RSVPs table, is timed in the same run straight through pg. Results: bench/results/topk.json
  * (topk-quick.json with --quick).
  *
+ * Then the windows (bench/topk-windows.ts): the widest window a request may ask for, and the API
+ * process's peak RSS under 10,000 distinct windows at k=1000 (1,000 with --quick) with answers
+ * kept a minute, which only the answer cache's byte budget bounds.
+ *
  * Acceptance targets: k=10 p99 <= 5 ms at >= 10,000 requests/s, and >= 100x faster than naive.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -27,12 +31,19 @@ import { createPostgres, type Postgres } from '../src/store/postgres.ts'
 import { freePort } from '../test/helpers.ts'
 import { DATASET_START_MS, loadTopkData, positiveInteger, type TopkDataset } from './load-topk-data.ts'
 import { machine, peakRssMb } from './support.ts'
+import { distinctWindows, type WindowTimes } from './topk-windows.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const TARGET_P99_MS = 5
 const TARGET_RPS = 10_000
 const TARGET_SPEEDUP = 100
 const READY_TIMEOUT_MS = 120_000
+const DAY_MS = 86_400_000
+const HOUR_MS = 3_600_000
+/** TOPK_MAX_WINDOW_DAYS's default: the widest window a request may ask for */
+const MAX_WINDOW_DAYS = 7
+/** TOPK_CACHE_MAX_MB's default */
+const CACHE_BUDGET_MB = 32
 
 // autocannon ships no types; this is the part of its programmatic API used here.
 interface AutocannonResult {
@@ -75,6 +86,8 @@ export interface TopkBenchOptions {
   readonly topkCacheMs?: number
   /** where the JSON goes (default bench/results/topk.json) */
   readonly out?: string
+  /** distinct windows sent at k=1000 to measure the API's memory (default 10,000) */
+  readonly distinctWindows?: number
   readonly log?: (line: string) => void
 }
 
@@ -124,6 +137,7 @@ function startApi(
   databaseUrl: string,
   port: number,
   topkCacheMs: number | undefined,
+  extraEnv: NodeJS.ProcessEnv = {},
 ): { child: ChildProcess; tail: string[] } {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -133,6 +147,7 @@ function startApi(
     LOG_LEVEL: 'warn',
   }
   if (topkCacheMs !== undefined) env.TOPK_CACHE_MS = String(topkCacheMs)
+  Object.assign(env, extraEnv)
   const child = spawn(process.execPath, [join(ROOT, 'bin/rsvp-topk.js'), 'api'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -311,6 +326,12 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
   const problems: string[] = []
   let serviceRss: number | undefined
   let readySeconds: number | undefined
+  const worstWindow = new Map<number, WindowTimes>()
+  let windowLoad: WindowTimes | undefined
+  let windowBaselineRss: number | undefined
+  let windowPeakRss: number | undefined
+  let windowTenthRss: number | undefined
+  let answerCacheMb: number | undefined
   try {
     // The database side first: plans and timings of the maintained queries, then the naive ones.
     log('\nplans of the maintained top-k queries (EXPLAIN ANALYZE):')
@@ -366,6 +387,58 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         if (m.non2xx + m.errors > 0) problems.push(`${s.label}: ${m.non2xx} non-2xx responses, ${m.errors} errors`)
       }
       serviceRss = peakRssMb(api.child.pid)
+
+      // The worst window a request may ask for: the widest span over the whole data set.
+      log(`\nthe widest window (${MAX_WINDOW_DAYS} days over the whole data set), each request its own window:`)
+      for (const k of [10, 1000]) {
+        const times = await distinctWindows(base, {
+          startMs: DATASET_START_MS - DAY_MS,
+          spanMs: MAX_WINDOW_DAYS * DAY_MS,
+          k,
+          count: 20,
+          concurrency: 1,
+        })
+        worstWindow.set(k, times)
+        log(`  k=${k}: p50 ${times.p50.toFixed(0)} ms, max ${times.max.toFixed(0)} ms`)
+        if (times.failed > 0) problems.push(`widest window k=${k}: ${times.failed} answers were not 200`)
+      }
+      await stopApi(api.child)
+
+      // Memory under distinct queries, answers kept a minute: only the byte budget bounds them.
+      const count = options.distinctWindows ?? 10_000
+      log(
+        `\nmemory: ${count.toLocaleString()} distinct one-hour windows at k=1000, answers kept 60 s, budget ${CACHE_BUDGET_MB} MB:`,
+      )
+      api = startApi(dataset.url, port, 60_000, { TOPK_CACHE_MAX_MB: String(CACHE_BUDGET_MB) })
+      await waitReady(base, api.child, api.tail)
+      await distinctWindows(base, { startMs: DATASET_START_MS, spanMs: HOUR_MS, k: 1000, count: 50, concurrency: 4 })
+      windowBaselineRss = peakRssMb(api.child.pid)
+      // A tenth of the windows, then the rest: the peak should stop growing, bounded by the budget.
+      const first = await distinctWindows(base, {
+        startMs: DATASET_START_MS + HOUR_MS,
+        spanMs: HOUR_MS,
+        k: 1000,
+        count: Math.round(count / 10),
+        concurrency: 8,
+      })
+      windowTenthRss = peakRssMb(api.child.pid)
+      const rest = await distinctWindows(base, {
+        startMs: DATASET_START_MS + HOUR_MS + first.requests,
+        spanMs: HOUR_MS,
+        k: 1000,
+        count: count - first.requests,
+        concurrency: 8,
+      })
+      windowLoad = { ...rest, requests: first.requests + rest.requests, failed: first.failed + rest.failed }
+      windowPeakRss = peakRssMb(api.child.pid)
+      const metrics = await (await fetch(`${base}/metrics`)).text()
+      answerCacheMb = Number(/^rsvp_topk_answer_cache_bytes (\S+)/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20
+      log(
+        `  peak RSS ${windowBaselineRss} MB after 50 requests, ${windowTenthRss} MB after ${first.requests.toLocaleString()}, ` +
+          `${windowPeakRss} MB after ${windowLoad.requests.toLocaleString()}; answers held ${answerCacheMb.toFixed(1)} MB; ` +
+          `${Math.round(rest.requestsPerSecond)} req/s, p50 ${rest.p50.toFixed(1)} ms, p99 ${rest.p99.toFixed(1)} ms`,
+      )
+      if (windowLoad.failed > 0) problems.push(`distinct windows: ${windowLoad.failed} answers were not 200`)
     }
 
     const k10 = measured.get('k10')
@@ -396,6 +469,19 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
       sql_topk_date_k10_ms: round(sql.date_k10),
       sql_topk_date_k100_ms: round(sql.date_k100),
       service_peak_rss_mb: serviceRss,
+      topk_widest_window_days: MAX_WINDOW_DAYS,
+      topk_widest_window_k10_p50_ms: worstWindow.get(10) && round(worstWindow.get(10)?.p50 ?? 0, 1),
+      topk_widest_window_k10_max_ms: worstWindow.get(10) && round(worstWindow.get(10)?.max ?? 0, 1),
+      topk_widest_window_k1000_p50_ms: worstWindow.get(1000) && round(worstWindow.get(1000)?.p50 ?? 0, 1),
+      topk_widest_window_k1000_max_ms: worstWindow.get(1000) && round(worstWindow.get(1000)?.max ?? 0, 1),
+      api_distinct_windows: windowLoad?.requests,
+      api_distinct_windows_rps: windowLoad && Math.round(windowLoad.requestsPerSecond),
+      api_distinct_windows_p99_ms: windowLoad && round(windowLoad.p99, 1),
+      api_distinct_windows_baseline_rss_mb: windowBaselineRss,
+      api_distinct_windows_tenth_rss_mb: windowTenthRss,
+      api_distinct_windows_peak_rss_mb: windowPeakRss,
+      api_answer_cache_mb: answerCacheMb && round(answerCacheMb, 1),
+      api_answer_cache_budget_mb: CACHE_BUDGET_MB,
       service_ready_seconds: readySeconds && round(readySeconds, 1),
       non_2xx: [...measured.values()].reduce((sum, m) => sum + m.non2xx, 0),
       errors: [...measured.values()].reduce((sum, m) => sum + m.errors, 0),
@@ -540,6 +626,7 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     forceLoad: opts.forceLoad,
     api: opts.api,
     topkCacheMs: opts.topkCacheMs,
+    distinctWindows: opts.quick ? 1000 : 10_000,
     out: opts.out ?? join(ROOT, opts.quick ? 'bench/results/topk-quick.json' : 'bench/results/topk.json'),
   })
 }

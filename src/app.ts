@@ -133,6 +133,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
               answerReuseMs: config.http.topkCacheMs,
               answerReuseMaxBytes: config.http.topkCacheMaxBytes,
               maxWindowMs: config.http.topkMaxWindowMs,
+              onAnswerCacheBytes: (bytes) => apiMetrics.answerCacheBytes.set(bytes),
               metrics: apiMetrics,
             },
           }),

@@ -25,7 +25,7 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   TOPK_MAX_K         the largest k a request may ask    (default 1000)
   TOPK_CACHE_MS      reuse a top-k answer this long     (default 200; 0 = never)
   TOPK_CACHE_MAX_MB  memory for reused top-k answers    (default 32)
-  TOPK_MAX_WINDOW_DAYS  the widest from/to window, days (default 31)
+  TOPK_MAX_WINDOW_DAYS  the widest from/to window, days (default 7)
   METRICS_PORT       /metrics, /healthz, /readyz of 'ingest' (default 9464; 0 picks a free port)
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_WAIT_MS   batch size limits (default 20000 messages, 50 ms)
   DEPENDENCY_GRACE_SECONDS  how long PostgreSQL or Kafka may fail before /readyz of 'ingest'

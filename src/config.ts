@@ -248,7 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxK: integer(env, 'TOPK_MAX_K', 1000, 1, 100_000, problems),
       topkCacheMs: integer(env, 'TOPK_CACHE_MS', 200, 0, 60_000, problems),
       topkCacheMaxBytes: integer(env, 'TOPK_CACHE_MAX_MB', 32, 1, 65_536, problems) * 2 ** 20,
-      topkMaxWindowMs: integer(env, 'TOPK_MAX_WINDOW_DAYS', 31, 1, 3660, problems) * 86_400_000,
+      topkMaxWindowMs: integer(env, 'TOPK_MAX_WINDOW_DAYS', 7, 1, 3660, problems) * 86_400_000,
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 10_000, 100, 600_000, problems),
       maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000, problems),
     },

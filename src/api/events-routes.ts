@@ -26,6 +26,8 @@ export interface EventsRoutesOptions {
   readonly answerReuseMaxBytes: number
   /** the widest window a top-k query may ask for, in ms */
   readonly maxWindowMs: number
+  /** told how many bytes the reused answers take after each computation */
+  readonly onAnswerCacheBytes?: (bytes: number) => void
   /** the clock `upcoming` compares with; tests pin it */
   readonly now?: () => number
 }
@@ -39,10 +41,10 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
   const answers = createResponseCache({ ttlMs: options.answerReuseMs, maxBytes: options.answerReuseMaxBytes })
   app.addHook('onClose', async () => answers.close())
 
-  async function topkAnswer(query: TopkQuery): Promise<string> {
+  async function topkAnswer(query: TopkQuery): Promise<Buffer> {
     const ranked = await readTopk(options.db, query.k, scopeOf(query), conditionsOf(query, now()))
     const details = await options.details.getMany(ranked.map((event) => event.eventId))
-    return JSON.stringify({
+    const body = JSON.stringify({
       k: query.k,
       events: ranked.map((event, index) => {
         const found = details.get(event.eventId)
@@ -62,6 +64,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
         }
       }),
     })
+    return Buffer.from(body)
   }
 
   app.get(
@@ -84,7 +87,11 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
       })
       if (!parsed.ok) return invalidParameter(reply, parsed.error)
       // Serialised once per reuse period, then sent as is: the schema above documents its shape.
-      const answer = await answers.get(JSON.stringify(parsed.query), () => topkAnswer(parsed.query))
+      const answer = await answers.get(JSON.stringify(parsed.query), async () => {
+        const computed = await topkAnswer(parsed.query)
+        options.onAnswerCacheBytes?.(answers.bytes())
+        return computed
+      })
       return reply.type('application/json; charset=utf-8').send(answer)
     },
   )

@@ -1,5 +1,6 @@
 /**
- * A short-lived cache of whole top-k answers (serialised JSON), keyed by the normalised query.
+ * A short-lived cache of whole top-k answers (serialised JSON, encoded as UTF-8 once: writing a
+ * string to a socket encodes it again on every send), keyed by the normalised query.
  * Under load many clients ask the same few questions within milliseconds; answering them from one
  * PostgreSQL query and one serialisation per `ttlMs` is what lets one process serve tens of
  * thousands of requests per second. Concurrent misses for one key share a single computation, and
@@ -16,8 +17,8 @@ import { LRUCache } from 'lru-cache'
 
 export interface ResponseCache {
   /** The cached answer for `key`, or the one `compute` gives (computed once for concurrent callers). */
-  get(key: string, compute: () => Promise<string>): Promise<string>
-  /** Bytes held now (an upper bound: two per UTF-16 unit of keys and answers). */
+  get(key: string, compute: () => Promise<Buffer>): Promise<Buffer>
+  /** Bytes held now: the answers' bytes, their keys' and a little for each entry. */
   bytes(): number
   /** Drops expired answers; a timer does it every `ttlMs`. */
   sweep(): void
@@ -36,10 +37,9 @@ export interface ResponseCacheOptions {
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   if (options.ttlMs <= 0) return { get: (_key, compute) => compute(), bytes: () => 0, sweep() {}, close() {} }
   const now = options.now ?? (() => performance.now())
-  const cache = new LRUCache<string, string, () => Promise<string>>({
+  const cache = new LRUCache<string, Buffer, () => Promise<Buffer>>({
     maxSize: options.maxBytes,
-    // V8 keeps one-byte strings at one byte a character; two is the bound whatever the text.
-    sizeCalculation: (value, key) => 2 * (value.length + key.length) + 64,
+    sizeCalculation: (value, key) => value.length + 2 * key.length + 64,
     ttl: options.ttlMs,
     ttlResolution: 0,
     perf: { now },

@@ -43,7 +43,7 @@ export function errorResponses(...statuses: number[]): Record<number, typeof Err
 }
 
 /** Statuses every API route can answer with, whatever its parameters. */
-export const COMMON_ERRORS = [400, 414, 431, 500, 503] as const
+export const COMMON_ERRORS = [400, 405, 408, 413, 414, 431, 500, 503] as const
 
 const DependencyState = Type.Object({
   status: Type.Union([Type.Literal('waiting'), Type.Literal('up'), Type.Literal('failing'), Type.Literal('down')]),

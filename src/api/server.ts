@@ -19,7 +19,7 @@ import { type EventsRoutesOptions, eventsRoutes } from './events-routes.ts'
 import { clientErrorHandler, frameworkErrors, installErrorHandlers, installMethodHandlers } from './http-errors.ts'
 import { errorBody, invalidParameter } from './replies.ts'
 import { type ParameterError, parseQueryString } from './request-text.ts'
-import { errorResponses, ReadyReply } from './schemas.ts'
+import { COMMON_ERRORS, errorResponses, ReadyReply } from './schemas.ts'
 
 /** Longer URLs get 414: no valid top-k query comes near it. */
 export const MAX_URL_LENGTH = 4096
@@ -112,7 +112,15 @@ export async function buildServer(deps: ServerDeps) {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get(
     '/healthz',
-    { schema: { summary: 'Alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    {
+      schema: {
+        summary: 'Alive',
+        response: {
+          200: { type: 'object', properties: { status: { type: 'string' } } },
+          ...errorResponses(...COMMON_ERRORS),
+        },
+      },
+    },
     async () => ({ status: 'ok' }),
   )
   app.get(
@@ -120,7 +128,7 @@ export async function buildServer(deps: ServerDeps) {
     {
       schema: {
         summary: 'Ready: every dependency answers (else 503, naming what is missing)',
-        response: { 200: ReadyReply, 503: ReadyReply, ...errorResponses(400, 414, 431) },
+        response: { ...errorResponses(...COMMON_ERRORS), 200: ReadyReply, 503: ReadyReply },
       },
     },
     async (request, reply) => {

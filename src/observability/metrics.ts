@@ -89,6 +89,8 @@ export function createIngestMetrics(registry: Registry, gauges: IngestGauges): I
 export interface ApiMetrics {
   readonly requestSeconds: Histogram<'route' | 'method' | 'status'>
   readonly detailsLookups: Counter<'result'>
+  /** bytes of reused top-k answers held (set by the events routes) */
+  readonly answerCacheBytes: Gauge
 }
 
 export function createApiMetrics(
@@ -110,6 +112,11 @@ export function createApiMetrics(
       help: 'HTTP request duration, by route (the pattern, not the URL), method and status code',
       labelNames: ['route', 'method', 'status'],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    answerCacheBytes: new Gauge({
+      name: 'rsvp_topk_answer_cache_bytes',
+      help: 'Bytes of reused top-k answers held in this process (at most TOPK_CACHE_MAX_MB)',
       registers: [registry],
     }),
     detailsLookups: new Counter({

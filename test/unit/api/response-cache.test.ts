@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { createResponseCache } from '../../../src/api/response-cache.ts'
+import { createResponseCache, type ResponseCache } from '../../../src/api/response-cache.ts'
+
+/** The cache with text in and text out, as these tests write it. */
+function texts(cache: ResponseCache) {
+  return {
+    get: async (key: string, compute: () => Promise<string>) =>
+      (await cache.get(key, async () => Buffer.from(await compute()))).toString(),
+    bytes: () => cache.bytes(),
+    sweep: () => cache.sweep(),
+    close: () => cache.close(),
+  }
+}
 
 function counter() {
   let calls = 0
@@ -18,7 +29,7 @@ const MB = 2 ** 20
 describe('createResponseCache', () => {
   test('should answer from the cache until the TTL has passed, then compute again', async (t) => {
     let time = 1000
-    const cache = createResponseCache({ ttlMs: 250, maxBytes: MB, now: () => time })
+    const cache = texts(createResponseCache({ ttlMs: 250, maxBytes: MB, now: () => time }))
     t.after(() => cache.close())
     const c = counter()
     assert.equal(await cache.get('q', c.compute('a')), 'a')
@@ -31,7 +42,7 @@ describe('createResponseCache', () => {
   })
 
   test('should share one computation among concurrent requests for a key', async (t) => {
-    const cache = createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 })
+    const cache = texts(createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 }))
     t.after(() => cache.close())
     let release: (value: string) => void = () => {}
     let calls = 0
@@ -48,7 +59,7 @@ describe('createResponseCache', () => {
   })
 
   test('should keep keys apart', async (t) => {
-    const cache = createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 })
+    const cache = texts(createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 }))
     t.after(() => cache.close())
     assert.equal(await cache.get('a', async () => 'A'), 'A')
     assert.equal(await cache.get('b', async () => 'B'), 'B')
@@ -56,7 +67,7 @@ describe('createResponseCache', () => {
   })
 
   test('should not keep a failure', async (t) => {
-    const cache = createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 })
+    const cache = texts(createResponseCache({ ttlMs: 1000, maxBytes: MB, now: () => 0 }))
     t.after(() => cache.close())
     await assert.rejects(
       cache.get('q', async () => {
@@ -68,7 +79,7 @@ describe('createResponseCache', () => {
   })
 
   test('should hold no more than its byte budget, dropping the least recently used first', async (t) => {
-    const cache = createResponseCache({ ttlMs: 60_000, maxBytes: MB, now: () => 0 })
+    const cache = texts(createResponseCache({ ttlMs: 60_000, maxBytes: MB, now: () => 0 }))
     t.after(() => cache.close())
     const answer = 'x'.repeat(100_000)
     for (let i = 0; i < 1000; i++) await cache.get(`q${i}`, async () => answer)
@@ -82,7 +93,7 @@ describe('createResponseCache', () => {
   })
 
   test('should not keep an answer larger than the whole budget, and still give it', async (t) => {
-    const cache = createResponseCache({ ttlMs: 60_000, maxBytes: 1000, now: () => 0 })
+    const cache = texts(createResponseCache({ ttlMs: 60_000, maxBytes: 1000, now: () => 0 }))
     t.after(() => cache.close())
     const big = 'y'.repeat(10_000)
     assert.equal(await cache.get('big', async () => big), big)
@@ -91,7 +102,7 @@ describe('createResponseCache', () => {
 
   test('should let expired answers go', async (t) => {
     let time = 5000
-    const cache = createResponseCache({ ttlMs: 100, maxBytes: MB, now: () => time })
+    const cache = texts(createResponseCache({ ttlMs: 100, maxBytes: MB, now: () => time }))
     t.after(() => cache.close())
     await cache.get('q', async () => 'a'.repeat(1000))
     assert.ok(cache.bytes() > 0)
@@ -104,7 +115,7 @@ describe('createResponseCache', () => {
 
   test('should let a sweep pass while an expired answer is being computed again', async (t) => {
     let time = 5000
-    const cache = createResponseCache({ ttlMs: 100, maxBytes: MB, now: () => time })
+    const cache = texts(createResponseCache({ ttlMs: 100, maxBytes: MB, now: () => time }))
     t.after(() => cache.close())
     await cache.get('q', async () => 'old')
     time += 101
@@ -116,7 +127,7 @@ describe('createResponseCache', () => {
   })
 
   test('should compute every time when the TTL is 0', async () => {
-    const cache = createResponseCache({ ttlMs: 0, maxBytes: MB, now: () => 0 })
+    const cache = texts(createResponseCache({ ttlMs: 0, maxBytes: MB, now: () => 0 }))
     const c = counter()
     await cache.get('q', c.compute('a'))
     await cache.get('q', c.compute('a'))
