@@ -205,6 +205,7 @@ cmd_demo() {
 
 # Tests and the chaos suite stop Redis nodes and look at keys the service may not touch.
 export_redis_admin() {
+  load_secrets
   export RSVP_TOPK_REDIS_ADMIN_USER="$ADMIN_REDIS_USER" RSVP_TOPK_REDIS_ADMIN_PASSWORD="$REDIS_ADMIN_PASSWORD"
 }
 

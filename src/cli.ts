@@ -3,6 +3,7 @@
  * come from the environment (see `./dev.sh env` and README); flags only choose what to do.
  */
 import { Command, CommanderError } from 'commander'
+import { TOPK_FILTERS } from './api/topk-filters.ts'
 import type { ProduceFlags } from './commands/produce.ts'
 import { isAppError } from './errors.ts'
 
@@ -31,6 +32,11 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   DEPENDENCY_GRACE_SECONDS  how long PostgreSQL or Kafka may fail before /readyz of 'ingest'
                      and 'serve' says 503 (default 30)
   LOG_LEVEL          fatal|error|warn|info|debug|trace|silent (default info)`
+
+/** One line per top-k filter, from the filters' own declarations (api/topk-filters.ts). */
+function filterHelp(): string {
+  return TOPK_FILTERS.map((filter) => `      &${`${filter.name}=${filter.example}`.padEnd(35)}… ${filter.description}`).join('\n')
+}
 
 export function buildProgram(): Command {
   const program = new Command('rsvp-topk')
@@ -77,9 +83,9 @@ Serves on HTTP_HOST:HTTP_PORT (default 127.0.0.1:8088) at once; waits for Postgr
 routes answer 503 meanwhile) and applies database migrations.
   GET /api/v1/events/topk?k=10            top k all-time (k from 1 to TOPK_MAX_K, default 10)
       &date=2021-03-01                    … counting only RSVPs whose current version is on that UTC day
-      &from=…&to=…                        … or in [from, to): ISO-8601 (UTC without a zone) or epoch ms
-      &country=us &city=… &topic=…        … of events whose group matches (country and city in any case)
-      &upcoming=true                      … of events whose time is after now
+      &from=…&to=…                        … or in [from, to): ISO-8601 (UTC without a zone) or epoch ms;
+                                          to defaults to now, at most TOPK_MAX_WINDOW_DAYS wide
+${filterHelp()}
   GET /api/v1/events/{event_id}           one event: details and counts (also /api/v1/events/info?event_id=…)
   GET /healthz  /readyz  /metrics  /openapi.json  /docs`,
     )
