@@ -35,7 +35,9 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
 
 /** One line per top-k filter, from the filters' own declarations (api/topk-filters.ts). */
 function filterHelp(): string {
-  return TOPK_FILTERS.map((filter) => `      &${`${filter.name}=${filter.example}`.padEnd(35)}… ${filter.description}`).join('\n')
+  return TOPK_FILTERS.map(
+    (filter) => `      &${`${filter.name}=${filter.example}`.padEnd(35)}… ${filter.description}`,
+  ).join('\n')
 }
 
 export function buildProgram(): Command {
