@@ -18,7 +18,7 @@
  * - M RSVPs: rsvp_id 1e9 + n, mtime rising with n over 30 days of UTC from 2025-03-01 (so the
  *   greatest rsvp_id of an event is also its newest message), 85% yes, guests 0..3.
  * - ~N/20 groups (cities, countries, topics), ~N/10 venues, 13% of events without a venue.
- *   Members are not generated (rsvps.member_id is set, the members table stays empty).
+ *   Members are not generated: the service keeps nothing of them.
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig } from '../src/config.ts'
@@ -93,14 +93,13 @@ function eventId(n: string): string {
 // $1 seed, $2 first n, $3 last n, $4 events, $5 rsvps, $6 start ms, $7 span ms.
 // RSVP n with (n - 1) = k * (M div N), k < N, names event k + 1, so every event has an RSVP.
 const INSERT_RSVPS = `
-INSERT INTO rsvps (rsvp_id, mtime, event_id, response, guests, member_id)
+INSERT INTO rsvps (rsvp_id, mtime, event_id, response, guests)
 SELECT 1000000000 + n,
        $6::bigint + (n - 1) * $7::bigint / $5::bigint,
        ${eventId('e')},
        CASE WHEN ${uniform('n', 2)} < 0.85 THEN 'yes' ELSE 'no' END,
        CASE WHEN ${uniform('n', 3)} < 0.72 THEN 0 WHEN ${uniform('n', 3)} < 0.89 THEN 1
-            WHEN ${uniform('n', 3)} < 0.96 THEN 2 ELSE 3 END,
-       1 + floor(${uniform('n', 4)} * greatest($5::bigint / 5, 1))::bigint
+            WHEN ${uniform('n', 3)} < 0.96 THEN 2 ELSE 3 END
 FROM generate_series($2::bigint, $3::bigint) AS n,
 LATERAL (SELECT CASE WHEN (n - 1) % ($5::bigint / $4::bigint) = 0 AND (n - 1) / ($5::bigint / $4::bigint) < $4::bigint
                      THEN (n - 1) / ($5::bigint / $4::bigint) + 1
@@ -221,7 +220,7 @@ CREATE TABLE IF NOT EXISTS bench_dataset (
   loaded_at    timestamptz NOT NULL DEFAULT now()
 )`
 
-const TABLES = ['rsvps', 'events', 'event_day_counts', 'event_hour_counts', 'groups', 'venues', 'members']
+const TABLES = ['rsvps', 'events', 'event_day_counts', 'event_hour_counts', 'groups', 'venues']
 
 async function timed<T>(log: (line: string) => void, label: string, work: () => Promise<T>): Promise<T> {
   const started = performance.now()

@@ -59,14 +59,14 @@ export async function runRawBench(options: { messages: number; seed: number; eve
       /[\\\t\n\r]/g,
       (c) => `\\${c === '\t' ? 't' : c === '\n' ? 'n' : c === '\r' ? 'r' : '\\'}`,
     )
-    lines.push(`${r.rsvpId}\t${r.mtime}\t${eventId}\t${r.response}\t${r.guests}\t${r.member?.memberId ?? '\\N'}\n`)
+    lines.push(`${r.rsvpId}\t${r.mtime}\t${eventId}\t${r.response}\t${r.guests}\n`)
   }
   const database = await createFreshDatabase(config, run)
   const db = createPostgres({ url: database.url, poolSize: 1 }, { logger: silent })
   let raw_copy_rows_per_s = 0
   try {
     await db.query(
-      'CREATE TABLE raw_rsvps (rsvp_id bigint, mtime bigint, event_id text, response text, guests integer, member_id bigint)',
+      'CREATE TABLE raw_rsvps (rsvp_id bigint, mtime bigint, event_id text, response text, guests integer)',
     )
     const client = await db.connect()
     try {

@@ -4,7 +4,7 @@
  * which message's details win (rule 5). The store applies what these return; keeping the rules
  * here lets them be tested without a database.
  */
-import type { EventDetails, GroupDetails, MemberDetails, Rsvp, RsvpVersion, VenueDetails } from './rsvp.ts'
+import type { EventDetails, GroupDetails, Rsvp, RsvpVersion, VenueDetails } from './rsvp.ts'
 import { utcDay } from './time.ts'
 
 /** One RSVP's current version before and after a batch; `before` is undefined for a new RSVP. */
@@ -70,8 +70,6 @@ export interface LatestDetails {
   readonly groups: DetailsAt<GroupDetails>[]
   /** sorted by venueId */
   readonly venues: DetailsAt<VenueDetails>[]
-  /** sorted by memberId */
-  readonly members: DetailsAt<MemberDetails>[]
 }
 
 /**
@@ -85,10 +83,8 @@ export function supersedes(
   return current === undefined || candidate.mtime > current.mtime
 }
 
-/** A batch's newest version of one RSVP, as the store writes it: what counting needs, and who made it. */
-export interface CandidateVersion extends RsvpVersion {
-  readonly memberId: number | undefined
-}
+/** A batch's newest version of one RSVP, as the store writes it: what counting needs. */
+export type CandidateVersion = RsvpVersion
 
 export function toCandidate(rsvp: Rsvp): CandidateVersion {
   return {
@@ -97,7 +93,6 @@ export function toCandidate(rsvp: Rsvp): CandidateVersion {
     eventId: rsvp.event.eventId,
     response: rsvp.response,
     guests: rsvp.guests,
-    memberId: rsvp.member?.memberId,
   }
 }
 
@@ -126,7 +121,7 @@ export interface BatchPlanner {
  * details of a message that a newer one beats are garbage at once: a batch holds tens of
  * thousands of messages, and what survives a garbage collection is what it costs.
  *
- * Rule 5: per eventId, groupId, venueId and memberId, the details of the batch's message with the
+ * Rule 5: per eventId, groupId and venueId, the details of the batch's message with the
  * greatest mtime naming it (the greater rsvp_id on equal mtimes, see newerDetails). Every message
  * counts, including versions that lose rule 1: an RSVP's stale version still carries the newest
  * word on its group.
@@ -137,7 +132,6 @@ export function createBatchPlanner(): BatchPlanner {
   const events = new Map<string, DetailsAt<EventDetailsWithLinks>>()
   const groups = new Map<number, DetailsAt<GroupDetails>>()
   const venues = new Map<number, DetailsAt<VenueDetails>>()
-  const members = new Map<number, DetailsAt<MemberDetails>>()
   return {
     add(rsvp) {
       messages++
@@ -156,10 +150,6 @@ export function createBatchPlanner(): BatchPlanner {
       if (venue !== undefined && newerDetails(rsvp, venues.get(venue.venueId))) {
         venues.set(venue.venueId, { mtime, rsvpId, details: venue })
       }
-      const member = rsvp.member
-      if (member !== undefined && newerDetails(rsvp, members.get(member.memberId))) {
-        members.set(member.memberId, { mtime, rsvpId, details: member })
-      }
     },
     finish() {
       return {
@@ -171,7 +161,6 @@ export function createBatchPlanner(): BatchPlanner {
             .map((eventId) => events.get(eventId) as DetailsAt<EventDetailsWithLinks>),
           groups: byNumericKey(groups),
           venues: byNumericKey(venues),
-          members: byNumericKey(members),
         },
       }
     },

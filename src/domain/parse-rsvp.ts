@@ -7,7 +7,7 @@
  * unpaired surrogates, and one message the store keeps failing on would block its partition.
  */
 import { isUtf8 } from 'node:buffer'
-import type { EventDetails, GroupDetails, GroupTopic, MemberDetails, ParseResult, Rsvp, VenueDetails } from './rsvp.ts'
+import type { EventDetails, GroupDetails, GroupTopic, ParseResult, Rsvp, VenueDetails } from './rsvp.ts'
 
 /** The longest event_id accepted; ids are primary keys and cache keys. */
 export const MAX_EVENT_ID_LENGTH = 255
@@ -88,7 +88,7 @@ export function parseRsvp(raw: Buffer | string | null): ParseResult {
     event: eventDetails,
     group: parseGroup(root.group),
     venue: parseVenue(root.venue),
-    member: parseMember(root.member),
+    // `member` (who answered, with name and photo) is read past, whatever it holds: nothing uses it.
   }
   return { ok: true, rsvp }
 }
@@ -192,16 +192,5 @@ function parseVenue(value: unknown): VenueDetails | undefined {
     name: optionalText(value.venue_name),
     lat: known ? lat : undefined,
     lon: known ? lon : undefined,
-  }
-}
-
-function parseMember(value: unknown): MemberDetails | undefined {
-  if (!isObject(value)) return undefined
-  const memberId = value.member_id
-  if (!isId(memberId)) return undefined
-  return {
-    memberId,
-    name: optionalText(value.member_name),
-    photo: optionalText(value.photo),
   }
 }

@@ -2,6 +2,9 @@
  * The RSVP as the service understands it, after parsing and validation. Only `rsvpId`, `mtime`,
  * `response` and `event.eventId` are required (rule 6 of docs/contract.md); every other part is
  * optional and absent rather than null when the message lacks it.
+ *
+ * The member who answered is not kept: nothing the service offers reads who RSVPed, and the names
+ * and photos of real people from a public stream are not ours to store (README, "Privacy").
  */
 
 export interface EventDetails {
@@ -38,12 +41,6 @@ export interface VenueDetails {
   readonly lon: number | undefined
 }
 
-export interface MemberDetails {
-  readonly memberId: number
-  readonly name: string | undefined
-  readonly photo: string | undefined
-}
-
 export interface Rsvp {
   readonly rsvpId: number
   /** epoch ms at which this version of the RSVP was made */
@@ -55,7 +52,6 @@ export interface Rsvp {
   readonly event: EventDetails
   readonly group: GroupDetails | undefined
   readonly venue: VenueDetails | undefined
-  readonly member: MemberDetails | undefined
 }
 
 /** What the store keeps per RSVP: its current version, reduced to what counting needs. */

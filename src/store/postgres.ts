@@ -4,7 +4,6 @@
  * Every failure of a query, a connection or a transaction leaves here as an AppError that says
  * what it means (RSVP_DATABASE_UNAVAILABLE, _REJECTED or _FAULT: see database-errors.ts).
  */
-import { createRequire } from 'node:module'
 import pg from 'pg'
 import type { Logger } from '../observability/logger.ts'
 import { toDatabaseError } from './database-errors.ts'
@@ -35,47 +34,52 @@ export interface Postgres extends Queryable {
   close(): Promise<void>
 }
 
-// pg's own conversion of a parameter to PostgreSQL's text form (what query() does to each value).
-const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
-  prepareValue(value: unknown): string | Buffer | null
-}
-
 /** A query parameter already in the form pg sends. */
-export type EncodedParam = string | Buffer | null
+export type EncodedParam = string | null
 
 /**
- * A query parameter in the text form pg would send, worked out now rather than inside query():
+ * A query parameter in PostgreSQL's text form, worked out now rather than inside query():
  * turning large arrays into literals is CPU work that a caller can do before its transaction
- * starts. The result goes to query() as the parameter, unchanged.
+ * starts. pg sends a string parameter as it is.
+ *
+ * Takes null, strings, numbers, booleans and (nested) arrays of them; an array becomes an array
+ * literal (`{1,NULL,"a \"b\""}`: the syntax of the PostgreSQL manual's "Array Value Input").
+ * Written here in one pass rather than by pg, which quotes every number and runs two regular
+ * expressions per element, and which builds the literal piece by piece (a rope of hundreds of
+ * thousands of small strings per batch, all alive until the batch is sent); `join` gives one
+ * flat string. Throws TypeError for any other value.
  */
 export function encodeParam(value: unknown): EncodedParam {
-  if (isNumberArray(value)) return numberArrayLiteral(value)
-  const encoded = prepareValue(value)
-  // pg builds an array literal by appending element after element, which V8 keeps as a rope of
-  // one small string object per piece, hundreds of thousands per batch, all alive until the
-  // batch is sent. Measuring the UTF-8 length flattens the rope into one string now (the send
-  // would do the same later), so the pieces die young instead of filling the heap.
-  if (typeof encoded === 'string') Buffer.byteLength(encoded)
-  return encoded
+  if (value === null || value === undefined) return null
+  if (Array.isArray(value)) return arrayLiteral(value)
+  return scalarText(value)
 }
 
-function isNumberArray(value: unknown): value is readonly (number | null | undefined)[] {
-  if (!Array.isArray(value)) return false
-  for (const item of value) if (item != null && typeof item !== 'number') return false
-  return true
+function scalarText(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value)
+  throw new TypeError(`encodeParam takes null, strings, numbers, booleans and arrays of them, not ${typeof value}`)
 }
 
-/**
- * The literal pg would send for an array of numbers ('{1,NULL,2.5}'), written in one pass: pg
- * quotes each element and runs two regular expressions over it, the largest cost of encoding a
- * batch. The digits are the same (Number#toString); quotes around numbers change nothing.
- */
-function numberArrayLiteral(values: readonly (number | null | undefined)[]): string {
-  return `{${values.map((v) => (v == null ? 'NULL' : String(v))).join(',')}}`
+function arrayLiteral(values: readonly unknown[]): string {
+  const parts = new Array<string>(values.length)
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
+    if (value === null || value === undefined) parts[i] = 'NULL'
+    else if (typeof value === 'number') parts[i] = String(value)
+    else if (Array.isArray(value)) parts[i] = arrayLiteral(value)
+    else parts[i] = `"${scalarText(value).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+  }
+  return `{${parts.join(',')}}`
 }
 
 // int8 (BIGINT) values stay strings by default; ours (ids, counts, epoch ms) fit in a double.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
+// Set per pool, so importing this module changes nothing of pg's global state.
+function typeParsers(): pg.CustomTypesConfig {
+  const types = new pg.TypeOverrides()
+  types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
+  return types
+}
 
 export function createPostgres(options: PostgresOptions, deps: { logger: Logger }): Postgres {
   const pool = new pg.Pool({
@@ -90,6 +94,7 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
     query_timeout: options.queryTimeoutMs ?? 120_000,
     lock_timeout: options.lockTimeoutMs ?? 60_000,
     idle_in_transaction_session_timeout: 120_000,
+    types: typeParsers(),
   })
   // An idle client's connection can drop (server restart); without a listener that crashes the process.
   pool.on('error', (error) => deps.logger.warn({ err: error }, 'idle PostgreSQL connection failed'))

@@ -11,7 +11,7 @@ import {
   toCandidate,
   type VersionChange,
 } from '../../../src/domain/merge.ts'
-import type { GroupDetails, MemberDetails, Rsvp, RsvpVersion, VenueDetails } from '../../../src/domain/rsvp.ts'
+import type { GroupDetails, Rsvp, RsvpVersion, VenueDetails } from '../../../src/domain/rsvp.ts'
 
 const DAY = 86_400_000
 const HOUR = 3_600_000
@@ -30,7 +30,6 @@ interface RsvpSpec {
   eventName?: string
   group?: GroupDetails
   venue?: VenueDetails
-  member?: MemberDetails
 }
 
 function rsvp(spec: RsvpSpec = {}): Rsvp {
@@ -43,7 +42,6 @@ function rsvp(spec: RsvpSpec = {}): Rsvp {
     event: { eventId, name: spec.eventName ?? `Event ${eventId}`, url: undefined, time: undefined },
     group: spec.group,
     venue: spec.venue,
-    member: spec.member,
   }
 }
 
@@ -69,10 +67,6 @@ function venue(venueId: number, name: string): VenueDetails {
   return { venueId, name, lat: undefined, lon: undefined }
 }
 
-function member(memberId: number, name: string): MemberDetails {
-  return { memberId, name, photo: undefined }
-}
-
 const NO_DELTAS: CountDeltas = { events: [], days: [], hours: [] }
 
 describe('supersedes', () => {
@@ -94,17 +88,15 @@ describe('supersedes', () => {
 })
 
 describe('toCandidate', () => {
-  test('should keep what counting needs and the member who made the version', () => {
-    const full = rsvp({ rsvpId: 42, mtime: 123, response: 'no', guests: 3, eventId: 'abc', member: member(9, 'm') })
+  test('should keep what counting needs, and nothing of who made the version', () => {
+    const full = rsvp({ rsvpId: 42, mtime: 123, response: 'no', guests: 3, eventId: 'abc' })
     assert.deepEqual(toCandidate(full), {
       rsvpId: 42,
       mtime: 123,
       eventId: 'abc',
       response: 'no',
       guests: 3,
-      memberId: 9,
     })
-    assert.equal(toCandidate(rsvp({ rsvpId: 1 })).memberId, undefined)
   })
 })
 
@@ -367,7 +359,7 @@ describe('countDeltas', () => {
 
 describe('planBatch: details', () => {
   test('should return empty lists for an empty batch', () => {
-    assert.deepEqual(detailsOf([]), { events: [], groups: [], venues: [], members: [] })
+    assert.deepEqual(detailsOf([]), { events: [], groups: [], venues: [] })
   })
 
   test('should take event details from the greatest mtime regardless of arrival order', () => {
@@ -384,20 +376,18 @@ describe('planBatch: details', () => {
     }
   })
 
-  test('should take group, venue and member details from the greatest mtime regardless of arrival order', () => {
+  test('should take group and venue details from the greatest mtime regardless of arrival order', () => {
     const older = rsvp({
       rsvpId: 1,
       mtime: 1000,
       group: group(5, 'g-old'),
       venue: venue(6, 'v-old'),
-      member: member(7, 'm-old'),
     })
     const newer = rsvp({
       rsvpId: 2,
       mtime: 2000,
       group: group(5, 'g-new'),
       venue: venue(6, 'v-new'),
-      member: member(7, 'm-new'),
     })
     for (const batch of [
       [older, newer],
@@ -406,7 +396,6 @@ describe('planBatch: details', () => {
       const details = detailsOf(batch)
       assert.deepEqual(details.groups, [{ mtime: 2000, rsvpId: 2, details: group(5, 'g-new') }])
       assert.deepEqual(details.venues, [{ mtime: 2000, rsvpId: 2, details: venue(6, 'v-new') }])
-      assert.deepEqual(details.members, [{ mtime: 2000, rsvpId: 2, details: member(7, 'm-new') }])
     }
   })
 
@@ -473,17 +462,17 @@ describe('planBatch: details', () => {
     )
   })
 
-  test('should skip absent groups, venues and members', () => {
+  test('should skip absent groups and venues', () => {
     const details = detailsOf([rsvp({ rsvpId: 1 })])
     assert.equal(details.events.length, 1)
-    assert.deepEqual([details.groups, details.venues, details.members], [[], [], []])
+    assert.deepEqual([details.groups, details.venues], [[], []])
   })
 
   test('should sort events by eventId and other details by numeric id', () => {
     const batch = [
-      rsvp({ rsvpId: 1, eventId: 'b', group: group(10, 'x'), venue: venue(100, 'x'), member: member(20, 'x') }),
-      rsvp({ rsvpId: 2, eventId: 'B', group: group(9, 'y'), venue: venue(99, 'y'), member: member(3, 'y') }),
-      rsvp({ rsvpId: 3, eventId: 'a', group: group(1, 'z'), venue: venue(5, 'z'), member: member(100, 'z') }),
+      rsvp({ rsvpId: 1, eventId: 'b', group: group(10, 'x'), venue: venue(100, 'x') }),
+      rsvp({ rsvpId: 2, eventId: 'B', group: group(9, 'y'), venue: venue(99, 'y') }),
+      rsvp({ rsvpId: 3, eventId: 'a', group: group(1, 'z'), venue: venue(5, 'z') }),
     ]
     const details = detailsOf(batch)
     assert.deepEqual(
@@ -497,10 +486,6 @@ describe('planBatch: details', () => {
     assert.deepEqual(
       details.venues.map((v) => v.details.venueId),
       [5, 99, 100],
-    )
-    assert.deepEqual(
-      details.members.map((m) => m.details.memberId),
-      [3, 20, 100],
     )
   })
 })
@@ -528,9 +513,8 @@ function applyBatch(state: MemoryState, batch: readonly Rsvp[]): void {
   for (const candidate of candidatesOf(batch)) {
     const current = state.versions.get(candidate.rsvpId)
     if (!supersedes(candidate, current)) continue
-    const { memberId: _member, ...after } = candidate
-    changes.push({ before: current, after })
-    state.versions.set(candidate.rsvpId, after)
+    changes.push({ before: current, after: candidate })
+    state.versions.set(candidate.rsvpId, candidate)
   }
   const deltas = countDeltas(changes)
   for (const d of deltas.events) addTally(state.events, d.eventId, d)
@@ -539,7 +523,6 @@ function applyBatch(state: MemoryState, batch: readonly Rsvp[]): void {
   for (const at of details.events) mergeDetails(state.details, `event ${at.details.eventId}`, at)
   for (const at of details.groups) mergeDetails(state.details, `group ${at.details.groupId}`, at)
   for (const at of details.venues) mergeDetails(state.details, `venue ${at.details.venueId}`, at)
-  for (const at of details.members) mergeDetails(state.details, `member ${at.details.memberId}`, at)
 }
 
 function addTally(tallies: Map<string, Tally>, key: string, delta: { yes: number; attendees: number }): void {
@@ -602,11 +585,9 @@ function expectedSnapshot(messages: readonly Rsvp[]) {
     offer(`event ${m.event.eventId}`, ...at, { ...m.event, groupId: m.group?.groupId, venueId: m.venue?.venueId })
     if (m.group) offer(`group ${m.group.groupId}`, ...at, m.group)
     if (m.venue) offer(`venue ${m.venue.venueId}`, ...at, m.venue)
-    if (m.member) offer(`member ${m.member.memberId}`, ...at, m.member)
   }
   const versions = [...newest.values()].map((m) => {
-    const { memberId: _member, ...version } = toCandidate(m)
-    return [m.rsvpId, version] as [number, RsvpVersion]
+    return [m.rsvpId, toCandidate(m)] as [number, RsvpVersion]
   })
   return {
     versions: versions.sort(([a], [b]) => a - b),
@@ -655,7 +636,6 @@ function generateStream(random: () => number): Rsvp[] {
         event: { eventId: pick(eventIds), name: `name at ${mtime}`, url: undefined, time: undefined },
         group: random() < 0.8 ? group(1 + Math.floor(random() * 3), `group at ${mtime}`) : undefined,
         venue: random() < 0.7 ? venue(1 + Math.floor(random() * 3), `venue at ${mtime}`) : undefined,
-        member: member(1000 + rsvpId, `member at ${mtime}`),
       }
       messages.push(message)
       if (random() < 0.3) messages.push(structuredClone(message))

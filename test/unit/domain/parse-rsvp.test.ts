@@ -71,7 +71,6 @@ const expectedFull: Rsvp = {
     ],
   },
   venue: { venueId: 24_000_001, name: 'The Corner Cafe', lat: 40.712345, lon: -73.98765 },
-  member: { memberId: 190_000_001, name: 'Ada Example', photo: 'https://img.example/m/1.jpeg' },
 }
 
 /** A full message with some parts replaced; a value of `undefined` removes the key. */
@@ -135,9 +134,13 @@ describe('parseRsvp', () => {
       assert.equal(parseOk(messageWith({ venue: undefined })).venue, undefined)
     })
 
-    test('should leave member.photo undefined when it is absent', () => {
-      const rsvp = parseOk(messageWith({}, { member: { photo: undefined } }))
-      assert.deepEqual(rsvp.member, { memberId: 190_000_001, name: 'Ada Example', photo: undefined })
+    test('should keep nothing of the member, whatever the message says of them', () => {
+      for (const member of [undefined, null, 42, { member_id: -3, member_name: ['x'] }, { photo: {} }]) {
+        const rsvp = parseOk(messageWith({ member }))
+        assert.ok(!('member' in rsvp), 'no member in the parsed RSVP')
+        assert.ok(!JSON.stringify(rsvp).includes('Ada Example'))
+      }
+      assert.ok(!JSON.stringify(parseOk(messageWith({}))).includes('Ada Example'), 'names and photos are not kept')
     })
 
     test('should leave group state undefined when group_state is absent', () => {
@@ -162,7 +165,6 @@ describe('parseRsvp', () => {
         event: { eventId: 'e1', name: undefined, url: undefined, time: undefined },
         group: undefined,
         venue: undefined,
-        member: undefined,
       })
     })
 
@@ -246,8 +248,8 @@ describe('parseRsvp', () => {
     })
 
     test('should keep emoji outside the BMP, raw or escaped', () => {
-      const raw = parseOk(messageWith({}, { member: { member_name: 'Zoë 🎲🏔️' } }))
-      assert.equal(raw.member?.name, 'Zoë 🎲🏔️')
+      const raw = parseOk(messageWith({}, { group: { group_name: 'Zoë 🎲🏔️' } }))
+      assert.equal(raw.group?.name, 'Zoë 🎲🏔️')
       const escaped = parseOk(
         '{"rsvp_id":1,"mtime":2,"response":"yes","event":{"event_id":"e","event_name":"Dice \\ud83c\\udfb2"}}',
       )
@@ -267,8 +269,8 @@ describe('parseRsvp', () => {
     })
 
     test('should not trim leading, trailing or double spaces', () => {
-      const rsvp = parseOk(messageWith({}, { member: { member_name: '  Benita  Syu ' } }))
-      assert.equal(rsvp.member?.name, '  Benita  Syu ')
+      const rsvp = parseOk(messageWith({}, { venue: { venue_name: '  Benita  Hall ' } }))
+      assert.equal(rsvp.venue?.name, '  Benita  Hall ')
     })
 
     test('should decode escaped slashes and escaped quotes', () => {
@@ -350,19 +352,16 @@ describe('parseRsvp', () => {
       assert.equal(parseOk(messageWith({ venue: null })).venue, undefined)
     })
 
-    test('should drop a venue, group or member without a usable integer id', () => {
+    test('should drop a venue or group without a usable integer id', () => {
       assert.equal(parseOk(messageWith({}, { venue: { venue_id: undefined } })).venue, undefined)
       assert.equal(parseOk(messageWith({}, { venue: { venue_id: '24000001' } })).venue, undefined)
       assert.equal(parseOk(messageWith({}, { group: { group_id: 20.5 } })).group, undefined)
       assert.equal(parseOk(messageWith({}, { group: { group_id: 0 } })).group, undefined)
-      assert.equal(parseOk(messageWith({}, { member: { member_id: -3 } })).member, undefined)
-      assert.equal(parseOk(messageWith({}, { member: { member_id: 2 ** 53 } })).member, undefined)
     })
 
-    test('should drop group and member that are not objects', () => {
-      const rsvp = parseOk(messageWith({ group: 'g', member: 42 }))
+    test('should drop a group that is not an object', () => {
+      const rsvp = parseOk(messageWith({ group: 'g' }))
       assert.equal(rsvp.group, undefined)
-      assert.equal(rsvp.member, undefined)
     })
 
     test('should drop venue coordinates that are not numbers or out of range, as a pair', () => {
@@ -390,7 +389,6 @@ describe('parseRsvp', () => {
           {
             event: { event_name: 12, event_url: null },
             group: { group_name: ['x'], group_country: 1 },
-            member: { photo: {} },
           },
         ),
       )
@@ -398,8 +396,6 @@ describe('parseRsvp', () => {
       assert.equal(rsvp.event.url, undefined)
       assert.equal(rsvp.group?.name, undefined)
       assert.equal(rsvp.group?.country, undefined)
-      assert.equal(rsvp.member?.photo, undefined)
-      assert.equal(rsvp.member?.name, 'Ada Example')
     })
 
     test('should drop an event.time that is not a safe integer', () => {

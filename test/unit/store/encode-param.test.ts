@@ -16,12 +16,24 @@ describe('encodeParam', () => {
     assert.equal(ours, (prepareValue(values) as string).replaceAll('"', ''))
   })
 
-  test('should leave everything else to pg: text arrays with quotes, backslashes and NULLs, scalars, null', () => {
-    const text = ['plain', 'with "quotes"', 'back\\slash', null, 'Zoë 🎉 東京', '', 'NULL', '{a,b}']
+  test('should write text arrays with quotes, backslashes and NULLs exactly as pg would', () => {
+    const text = ['plain', 'with "quotes"', 'back\\slash', null, 'Zoë 🎉 東京', '', 'NULL', '{a,b}', '"\\"']
     assert.equal(encodeParam(text), prepareValue(text))
-    assert.equal(encodeParam(['1', 2]), prepareValue(['1', 2]), 'a mixed array is not a number array')
+    assert.equal(encodeParam([['a', null], ['b"']]), prepareValue([['a', null], ['b"']]), 'nested arrays')
+  })
+
+  test('should write scalars and empty arrays as pg would, and quote only text in a mixed array', () => {
+    assert.equal(encodeParam(['1', 2]), '{"1",2}')
     assert.equal(encodeParam(42), '42')
+    assert.equal(encodeParam(true), 'true')
+    assert.equal(encodeParam('text'), 'text')
     assert.equal(encodeParam(null), null)
+    assert.equal(encodeParam(undefined), null)
     assert.equal(encodeParam([]), '{}')
+  })
+
+  test('should refuse values it cannot write', () => {
+    assert.throws(() => encodeParam({ a: 1 }), TypeError)
+    assert.throws(() => encodeParam([new Date(0)]), TypeError)
   })
 })

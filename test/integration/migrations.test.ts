@@ -1,0 +1,35 @@
+/**
+ * Migrations run on databases that already hold data: each later migration is applied to a
+ * database at the one before, filled the way the service filled it then.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { migrate, readMigrations } from '../../src/store/migrate.ts'
+import { createTestDatabase, silentLogger } from '../helpers.ts'
+
+test('0005 forgets members on a database that holds them, and keeps every RSVP and count', async (t) => {
+  const { db } = await createTestDatabase(t)
+  const all = readMigrations()
+  const before = all.filter((m) => m.version < '0005')
+  assert.deepEqual(await migrate(db, { logger: silentLogger }, before), ['0001', '0002', '0003', '0004'])
+  await db.query(`INSERT INTO members (member_id, mtime, rsvp_id, name, photo)
+                  VALUES (7, 1000, 1, 'Ada Example', 'https://img.example/m/7.jpeg')`)
+  await db.query(`INSERT INTO rsvps (rsvp_id, mtime, event_id, response, guests, member_id)
+                  VALUES (1, 1000, 'e1', 'yes', 2, 7)`)
+  await db.query(`INSERT INTO events (event_id, yes_rsvps, attendees) VALUES ('e1', 1, 3)`)
+
+  assert.deepEqual(await migrate(db, { logger: silentLogger }, all), ['0005'])
+  const tables = await db.query<{ name: string }>(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'members'",
+  )
+  assert.equal(tables.rowCount, 0, 'no members table')
+  const columns = await db.query<{ table_name: string; column_name: string }>(
+    `SELECT table_name, column_name FROM information_schema.columns
+     WHERE table_schema = 'public' AND (column_name LIKE '%member%' OR column_name IN ('photo'))`,
+  )
+  assert.deepEqual(columns.rows, [], 'no column holds members or photos')
+  const rsvps = await db.query('SELECT rsvp_id, mtime, event_id, response, guests FROM rsvps')
+  assert.deepEqual(rsvps.rows, [{ rsvp_id: 1, mtime: 1000, event_id: 'e1', response: 'yes', guests: 2 }])
+  const events = await db.query('SELECT event_id, yes_rsvps, attendees FROM events')
+  assert.deepEqual(events.rows, [{ event_id: 'e1', yes_rsvps: 1, attendees: 3 }])
+})
