@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: true },
     verify: { type: 'boolean', default: true },
     'heap-snapshot': { type: 'boolean', default: false },
+    // V8 flags for the ingest processes, e.g. --node-flags=--max-old-space-size=200
+    'node-flags': { type: 'string', default: '' },
   },
 })
 const total = Number(args.messages)
@@ -90,6 +92,7 @@ async function measure(
     const child = spawn(
       process.execPath,
       [
+        ...(args['node-flags'] ? args['node-flags'].split(' ').filter(Boolean) : []),
         ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         ...(options.heapSnapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`] : []),
         join(root, 'bin/rsvp-topk.js'),

@@ -5,7 +5,7 @@
  * last header of a name (Java's `Headers.lastHeader`), so ours win over a same-named original.
  */
 import { createHash } from 'node:crypto'
-import type { ConsumedMessage, OutgoingMessage, RecordHeader } from '../kafka/client.ts'
+import type { KafkaRecord, OutgoingMessage, RecordHeader } from '../kafka/client.ts'
 
 /** The context headers of a dead letter. */
 export const DeadLetterHeaders = {
@@ -34,7 +34,7 @@ export const TRUNCATED_HEADERS_BYTES = 16 * 1024
 
 /** A message set aside, and why. */
 export interface DeadLetter {
-  readonly source: ConsumedMessage
+  readonly source: KafkaRecord
   readonly reason: string
   /** SQLSTATE of a database refusal */
   readonly sqlstate?: string | undefined

@@ -6,7 +6,7 @@
 import { setImmediate } from 'node:timers/promises'
 import { createBatchPlanner } from '../domain/merge.ts'
 import { parseRsvp } from '../domain/parse-rsvp.ts'
-import type { ConsumedMessage } from '../kafka/client.ts'
+import { type ConsumedMessage, copyRecord } from '../kafka/client.ts'
 import type { Logger } from '../observability/logger.ts'
 import { type EncodedPlan, encodePlan } from '../store/rsvp-store.ts'
 import type { DeadLetter } from './dead-letter.ts'
@@ -42,7 +42,8 @@ export async function prepareBatch(batch: readonly ConsumedMessage[], logger: Lo
         planner.add(parsed.rsvp)
         valid.push(message)
       } else {
-        invalid.push({ source: message, reason: parsed.reason })
+        // A copy: a dead letter waits for its send, and should not keep a fetch response alive.
+        invalid.push({ source: copyRecord(message), reason: parsed.reason })
       }
     } catch (error) {
       // The rules are pure and total, so this is a bug: set the message aside rather than stop
@@ -51,7 +52,7 @@ export async function prepareBatch(batch: readonly ConsumedMessage[], logger: Lo
         { err: error, partition: message.partition, offset: message.offset.toString() },
         'parsing or planning a message threw; dead-lettering it',
       )
-      invalid.push({ source: message, reason: `internal error: ${(error as Error).message}` })
+      invalid.push({ source: copyRecord(message), reason: `internal error: ${(error as Error).message}` })
     }
   }
   return {

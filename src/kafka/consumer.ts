@@ -114,6 +114,9 @@ function toConsumedMessage(message: Message): ConsumedMessage {
   >
   const headers: RecordHeader[] = []
   for (const [key, value] of entries ?? []) headers.push({ key: key ?? null, value: value ?? null })
+  // The client's commit is bound to the record's position, not to its bytes: holding it (the
+  // batch's last message per partition, until commit) keeps no fetch response alive.
+  const commit = message.commit
   return {
     topic: message.topic,
     partition: message.partition,
@@ -121,6 +124,6 @@ function toConsumedMessage(message: Message): ConsumedMessage {
     key: (message.key as Buffer | null | undefined) ?? null,
     value: (message.value as Buffer | null | undefined) ?? null,
     headers,
-    commit: () => Promise.resolve(message.commit()),
+    commit: () => Promise.resolve(commit()),
   }
 }

@@ -29,7 +29,7 @@ export interface OutgoingMessage {
 }
 
 /** Any record a broker can hold: null and empty keys and values, any headers. */
-export interface ConsumedMessage {
+export interface KafkaRecord {
   readonly topic: string
   readonly partition: number
   readonly offset: bigint
@@ -38,8 +38,29 @@ export interface ConsumedMessage {
   /** null for a tombstone; an empty Buffer when the value is empty */
   readonly value: Buffer | null
   readonly headers: readonly RecordHeader[]
+}
+
+/** A record as a consumer receives it, which can commit its offset. */
+export interface ConsumedMessage extends KafkaRecord {
   /** Commits this message's offset + 1 for its partition (the next one to read). */
   commit(): Promise<void>
+}
+
+/**
+ * A copy of a record that holds no part of the fetch response it came in: a consumed record's
+ * key, value and headers are slices of a response of megabytes, all of it kept alive by one of
+ * them. For records kept longer than their batch (dead letters).
+ */
+export function copyRecord(record: KafkaRecord): KafkaRecord {
+  const copy = (bytes: Buffer | null) => (bytes === null ? null : Buffer.from(bytes))
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    key: copy(record.key),
+    value: copy(record.value),
+    headers: record.headers.map((h) => ({ key: copy(h.key), value: copy(h.value) })),
+  }
 }
 
 /** Headers from text pairs, for the headers the service writes itself. */
