@@ -4,7 +4,7 @@
  *   retried until it goes through, however long that takes;
  * - a fault that is not in the data (a privilege, a missing table): retried too, at error level,
  *   since an operator can fix it while the ingest waits and no message is to blame;
- * - the data refused (SQLSTATE 22, 23, 54): the batch is bisected (isolate.ts) to find the
+ * - the data refused (SQLSTATE 21, 22, 23, 54): the batch is bisected (isolate.ts) to find the
  *   messages PostgreSQL refuses on their own; the rest is applied and those are returned, to go
  *   to the dead-letter topic with the database's reason.
  */

@@ -49,7 +49,11 @@ export interface IngestDeps {
   readonly deadLetters: RawProducer
   readonly logger: Logger
   readonly metrics: IngestMetrics
-  /** told after each committed batch, e.g. to drop cache entries whose details changed */
+  /**
+   * told as soon as a batch's transaction has committed, before its offsets are (so a failed
+   * offset commit or an earlier batch's failure cannot leave changed details cached), e.g. to
+   * drop cache entries whose details changed
+   */
   readonly onApplied?: (result: ApplyResult) => void | Promise<void>
   /** told when a dependency fails and when it answers again (readiness) */
   readonly onDependencyFailure?: (dependency: DependencyName, error: unknown) => void
@@ -113,6 +117,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       },
     )
     if (isolationTransactions > 0) deps.metrics.isolationTransactions.inc(isolationTransactions)
+    await deps.onApplied?.(result)
     await deadLetter(refused)
     // An earlier batch was not applied: committing this one's offsets would skip its messages.
     if (!(await turn.earlierSucceeded)) {
@@ -140,7 +145,6 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       },
       'batch committed',
     )
-    await deps.onApplied?.(result)
   }
 
   /** Commits, per partition, the offset after the batch's last message. */

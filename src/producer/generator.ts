@@ -1,6 +1,6 @@
 /**
  * A seeded, realistic stream of Meetup-style RSVP messages: the format and quirks of
- * `docs/contract.md` (resends, truncated-mtime resends, flips, stale versions, invalid
+ * `docs/contract.md` (resends, truncated-mtime resends, flips, moves to another event, stale versions, invalid
  * messages, optional keys, awkward text), with invented names so no real person's data is used.
  *
  * Event, group, venue and member details are a pure function of (entity, mtime): each entity has
@@ -42,12 +42,14 @@ export interface GeneratorOptions {
   flipShare?: number
   /** newer versions with another number of guests (default 0.03) */
   updateShare?: number
+  /** newer versions that name another event: the RSVP moves, the first event loses it (default 0.01) */
+  moveShare?: number
   /** versions older than the RSVP's current one, arriving after it (default 0.02) */
   staleShare?: number
 }
 
 /** What a message is, from the producer's point of view; consumers must not rely on it. */
-export type MessageKind = 'new' | 'resend' | 'truncated-resend' | 'flip' | 'update' | 'stale' | 'invalid'
+export type MessageKind = 'new' | 'resend' | 'truncated-resend' | 'flip' | 'update' | 'move' | 'stale' | 'invalid'
 
 /** One Kafka message to send: key, value (one JSON line, or garbage) and how it was made. */
 export interface GeneratedMessage {
@@ -413,6 +415,7 @@ function resolveOptions(options: GeneratorOptions) {
     truncatedResendShare: options.truncatedResendShare ?? 0.03,
     flipShare: options.flipShare ?? 0.05,
     updateShare: options.updateShare ?? 0.03,
+    moveShare: options.moveShare ?? 0.01,
     staleShare: options.staleShare ?? 0.02,
   }
   const problems: string[] = []
@@ -438,6 +441,7 @@ function resolveOptions(options: GeneratorOptions) {
     'truncatedResendShare',
     'flipShare',
     'updateShare',
+    'moveShare',
     'staleShare',
   ] as const
   let total = 0
@@ -938,7 +942,8 @@ export function* generateStream(options: GeneratorOptions): Generator<GeneratedM
   const tTruncated = tResend + o.truncatedResendShare
   const tFlip = tTruncated + o.flipShare
   const tUpdate = tFlip + o.updateShare
-  const tStale = tUpdate + o.staleShare
+  const tMove = tUpdate + o.moveShare
+  const tStale = tMove + o.staleShare
   const spanMs = o.spanDays * DAY_MS
 
   // Generated versions never sit on a whole second, so truncating one always makes it older.
@@ -1122,6 +1127,17 @@ export function* generateStream(options: GeneratorOptions): Generator<GeneratedM
         poolGuests[slot] = guests
         poolLast[slot] = value
         yield { key, value, kind }
+        continue
+      }
+      if (u < tMove) {
+        const mtime = version(Math.max(clock - rng.int(0, 4000), current + rng.int(1000, 300_000)))
+        const drawn = rng.zipf(o.events, EVENT_ZIPF_S)
+        const moved = drawn !== e ? drawn : (e + 1) % o.events
+        const value = render(moved, m, id, mtime, poolYes[slot] as number, poolGuests[slot] as number)
+        poolEvent[slot] = moved
+        poolMtime[slot] = mtime
+        poolLast[slot] = value
+        yield { key, value, kind: 'move' }
         continue
       }
       // stale: an older version, arriving late; it may say something else than the current one

@@ -132,9 +132,11 @@ function takeAll(columns: readonly Column<never>[], key: string): string {
 }
 
 // Rule 5: the proposed details replace the stored ones only when they come from a greater
-// (mtime, rsvp_id). A delta-only row has NULL details, and a comparison with NULL is not true.
+// (mtime, rsvp_id). A delta-only row (an event that only loses a count) has NULL details: the
+// test must be false for it, never NULL, because details_changed below is NOT NULL.
 const EVENT_DETAILS_NEWER =
-  '(e.details_mtime IS NULL OR (excluded.details_mtime, excluded.details_rsvp_id) > (e.details_mtime, e.details_rsvp_id))'
+  '(excluded.details_mtime IS NOT NULL AND (e.details_mtime IS NULL OR ' +
+  '(excluded.details_mtime, excluded.details_rsvp_id) > (e.details_mtime, e.details_rsvp_id)))'
 
 const EVENT_DETAILS = ['name', 'url', 'time_ms', 'group_id', 'venue_id', 'details_mtime', 'details_rsvp_id']
 

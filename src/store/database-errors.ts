@@ -9,8 +9,9 @@
  *   not in prerequisite state (55P03 lock timeout), 57 operator intervention (57P01 admin
  *   shutdown, 57014 query canceled), 58 system error. Classes this list does not know count here
  *   too: retrying loses nothing, and a failure that lasts shows in readiness and metrics.
- * - rejected: the data itself, refused again however often it is sent. 22 data exception, 23
- *   integrity constraint violation, 54 program limit exceeded (an index row too large).
+ * - rejected: the data itself, refused again however often it is sent. 21 cardinality violation
+ *   (21000: one statement asked to change a row twice), 22 data exception, 23 integrity
+ *   constraint violation, 54 program limit exceeded (an index row too large).
  * - fault: refused for a reason outside the data, a bug or the set-up, that an operator must fix.
  *   42 syntax error or access rule violation, 0A feature not supported, 28 invalid authorization,
  *   3D invalid catalog name, 3F invalid schema name, 25/2D transaction state, 26 statement name,
@@ -25,7 +26,7 @@ export const DatabaseFailures = {
 } as const
 export type DatabaseFailure = (typeof DatabaseFailures)[keyof typeof DatabaseFailures]
 
-const REJECTED_CLASSES = new Set(['22', '23', '54'])
+const REJECTED_CLASSES = new Set(['21', '22', '23', '54'])
 const FAULT_CLASSES = new Set(['42', '0A', '28', '3D', '3F', '25', '2D', '26', 'P0', 'XX'])
 
 /** The SQLSTATE of an error PostgreSQL reported, or undefined for any other error. */

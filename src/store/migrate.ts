@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type pg from 'pg'
 import { AppError, ErrorCodes } from '../errors.ts'
 import type { Logger } from '../observability/logger.ts'
 import { toDatabaseError } from './database-errors.ts'
@@ -15,6 +16,10 @@ import type { Postgres } from './postgres.ts'
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
 // Any constant shared by every rsvp-topk process: pg_advisory_lock takes a bigint key.
 const MIGRATION_LOCK_KEY = 7_262_771_101
+// A migration rewriting a large table can take longer than the pool's query timeout (120 s), and
+// a timeout counts as "unavailable": it would roll back and start again forever. Migrations get
+// the longest timer Node allows (about 24.8 days) instead; pg reads 0 as "the pool's default".
+const MIGRATION_QUERY_TIMEOUT_MS = 2_147_483_647
 
 export interface Migration {
   readonly version: string
@@ -88,7 +93,9 @@ async function migrateOnce(
       }
       try {
         await client.query('BEGIN')
-        await client.query(migration.sql)
+        // pg reads query_timeout per query (client.js) though its types do not declare it.
+        const longQuery = { text: migration.sql, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as pg.QueryConfig
+        await client.query(longQuery)
         await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
           migration.version,
           migration.name,

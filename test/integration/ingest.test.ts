@@ -39,7 +39,7 @@ describe('rsvp-topk ingest', () => {
     const fixture = await createIngestFixture(t)
     const messages = stream(20_000, 1)
     const kinds = new Set(messages.map((m) => m.kind))
-    for (const kind of ['new', 'resend', 'truncated-resend', 'flip', 'update', 'stale', 'invalid']) {
+    for (const kind of ['new', 'resend', 'truncated-resend', 'flip', 'update', 'move', 'stale', 'invalid']) {
       assert.ok(kinds.has(kind as GeneratedMessage['kind']), `the stream has ${kind} messages`)
     }
     const ingest = await startIngest(fixture)

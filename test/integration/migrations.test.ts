@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { migrate, readMigrations } from '../../src/store/migrate.ts'
+import { createPostgres } from '../../src/store/postgres.ts'
 import { createTestDatabase, silentLogger } from '../helpers.ts'
 
 test('0005 forgets members on a database that holds them, and keeps every RSVP and count', async (t) => {
@@ -32,4 +33,25 @@ test('0005 forgets members on a database that holds them, and keeps every RSVP a
   assert.deepEqual(rsvps.rows, [{ rsvp_id: 1, mtime: 1000, event_id: 'e1', response: 'yes', guests: 2 }])
   const events = await db.query('SELECT event_id, yes_rsvps, attendees FROM events')
   assert.deepEqual(events.rows, [{ event_id: 'e1', yes_rsvps: 1, attendees: 3 }])
+})
+
+test('a migration may run longer than the pool query timeout', async (t) => {
+  const { url } = await createTestDatabase(t)
+  // Queries on this pool time out after 100 ms; the migration below sleeps 500 ms.
+  const db = createPostgres({ url, poolSize: 1, queryTimeoutMs: 100 }, { logger: silentLogger })
+  try {
+    await assert.rejects(db.query('SELECT pg_sleep(0.5)'), /timeout/i, 'an ordinary query times out')
+    const slow = {
+      version: '0001',
+      name: 'slow',
+      sql: 'SELECT pg_sleep(0.5); CREATE TABLE slow (id int)',
+      checksum: 'x',
+    }
+    assert.deepEqual(await migrate(db, { logger: silentLogger }, [slow]), ['0001'])
+    const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'slow'")
+    assert.equal(rows[0]?.n, 1)
+  } finally {
+    // closed before the database is dropped (after hooks run after the test body)
+    await db.close()
+  }
 })

@@ -139,6 +139,25 @@ describe('applyBatch', () => {
     assert.deepEqual(moved.changedDetails.venues, [], 'a venue named again the same')
   })
 
+  test('should move an RSVP to another event across batches, keeping the first event and its details', async (t) => {
+    const { db } = await createTestDatabase(t)
+    await migrate(db, { logger: silentLogger })
+    const message = (mtime: number, eventId: string, name: string) =>
+      JSON.stringify({ rsvp_id: 1, mtime, response: 'yes', guests: 1, event: { event_id: eventId, event_name: name } })
+    await applyBatch(db, validRsvps([message(1_767_225_600_000, 'evA', 'A')]))
+    // The second batch names evA only through the count it loses: a delta-only row, no details.
+    const moved = await applyBatch(db, validRsvps([message(1_767_225_600_001, 'evB', 'B')]))
+    assert.equal(moved.applied, 1)
+    assert.deepEqual(moved.changedDetails.events, [], 'losing a count changes no details')
+    const { rows } = await db.query<{ event_id: string; name: string; yes_rsvps: number; attendees: number }>(
+      'SELECT event_id, name, yes_rsvps, attendees FROM events ORDER BY event_id',
+    )
+    assert.deepEqual(rows, [
+      { event_id: 'evA', name: 'A', yes_rsvps: 0, attendees: 0 },
+      { event_id: 'evB', name: 'B', yes_rsvps: 1, attendees: 2 },
+    ])
+  })
+
   test('should keep the details of the greater rsvp_id on an equal mtime, in either arrival order', async (t) => {
     const message = (rsvpId: number, name: string, group: string) =>
       JSON.stringify({

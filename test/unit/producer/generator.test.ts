@@ -127,8 +127,9 @@ describe('generateStream', () => {
       'truncated-resend': 0.03,
       flip: 0.05,
       update: 0.03,
+      move: 0.01,
       stale: 0.02,
-      new: 0.81,
+      new: 0.8,
     }
     const counts = new Map<string, number>()
     for (const m of stream) counts.set(m.kind, (counts.get(m.kind) ?? 0) + 1)
@@ -149,6 +150,7 @@ describe('generateStream', () => {
       truncatedResendShare: 0,
       flipShare: 0.2,
       updateShare: 0,
+      moveShare: 0,
       staleShare: 0,
     })
     const kinds = new Set(custom.map((m) => m.kind))
@@ -310,6 +312,11 @@ describe('generateStream', () => {
           assert.ok(mtime > nowMtime)
           assert.equal(json.response, now.response)
           assert.notEqual(json.guests, now.guests)
+          current.set(id, json)
+        } else if (kind === 'move') {
+          assert.ok(mtime > nowMtime)
+          assert.notEqual(obj(json.event).event_id, obj(now.event).event_id)
+          assert.equal(json.response, now.response)
           current.set(id, json)
         } else {
           assert.equal(kind, 'stale')

@@ -21,6 +21,7 @@ describe('classifyDatabaseError', () => {
     ['integer out of range (22003)', serverError('22003'), 'rejected'],
     ['a check constraint (23514)', serverError('23514'), 'rejected'],
     ['a unique violation (23505)', serverError('23505'), 'rejected'],
+    ['a row changed twice by one statement (21000)', serverError('21000'), 'rejected'],
     ['a serialization failure (40001)', serverError('40001'), 'unavailable'],
     ['a deadlock (40P01)', serverError('40P01'), 'unavailable'],
     ['an admin shutdown (57P01)', serverError('57P01'), 'unavailable'],
