@@ -64,6 +64,8 @@ interface Sample {
   consumed: number
   /** the process's memory as its own metrics report it, in MB */
   memory: { rss: number; heapTotal: number; heapUsed: number; external: number }
+  /** V8's heap by space (new, old, large objects, code…): size and used, in MB */
+  heapSpaces: Record<string, { size: number; used: number }>
 }
 
 interface Measurement {
@@ -73,6 +75,7 @@ interface Measurement {
   verified: boolean
   peakRss: number
   peakMemory: Sample['memory'] | undefined
+  peakHeapSpaces: Sample['heapSpaces'] | undefined
 }
 
 /**
@@ -126,13 +129,19 @@ async function measure(
   // Where the memory was when a process's resident set was largest: V8's heap, memory outside it
   // (Buffers), and the rest (code, the allocator's free lists, thread stacks).
   let peakMemory: Sample['memory'] | undefined
+  let peakHeapSpaces: Sample['heapSpaces'] | undefined
   let lastReport = performance.now()
   let snapshotTaken = false
   while (done < total) {
     await sleep(200)
     const samples = await Promise.all(processes.map((p) => sample(p.metricsUrl)))
     done = samples.reduce((sum, s) => sum + (s?.consumed ?? 0), 0)
-    for (const s of samples) if (s && s.memory.rss > (peakMemory?.rss ?? 0)) peakMemory = s.memory
+    for (const s of samples) {
+      if (s && s.memory.rss > (peakMemory?.rss ?? 0)) {
+        peakMemory = s.memory
+        peakHeapSpaces = s.heapSpaces
+      }
+    }
     // Half way through, the live heap is what a running ingest holds (the snapshot pauses it).
     if (options.heapSnapshot && !snapshotTaken && done >= total / 2) {
       snapshotTaken = processes[0]?.child.kill('SIGUSR2') ?? false
@@ -173,6 +182,7 @@ async function measure(
       verified: options.verify,
       peakRss,
       peakMemory,
+      peakHeapSpaces,
     }
   } finally {
     await db.close()
@@ -188,8 +198,17 @@ async function sample(metricsUrl: string | undefined): Promise<Sample | undefine
     consumed += Number(match[1])
   const mb = (name: string) =>
     Math.round(Number(new RegExp(`^rsvp_topk_${name} (\\S+)`, 'm').exec(text)?.[1] ?? 0) / 2 ** 20)
+  const heapSpaces: Sample['heapSpaces'] = {}
+  for (const [, kind, space, bytes] of text.matchAll(
+    /^rsvp_topk_nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} (\S+)/gm,
+  )) {
+    const entry = heapSpaces[space as string] ?? { size: 0, used: 0 }
+    entry[kind === 'total' ? 'size' : 'used'] = Math.round(Number(bytes) / 2 ** 20)
+    heapSpaces[space as string] = entry
+  }
   return {
     consumed,
+    heapSpaces,
     memory: {
       rss: mb('process_resident_memory_bytes'),
       heapTotal: mb('nodejs_heap_size_total_bytes'),
@@ -211,7 +230,7 @@ try {
 } finally {
   await deleteTopics(config.kafka, [run, `${run}.dlq`])
 }
-const { peakRss, peakMemory } = plain
+const { peakRss, peakMemory, peakHeapSpaces } = plain
 // What the live heap was made of half way through the profiled run.
 const snapshotFile = readdirSync(profileDir).find((f) => f.endsWith('.heapsnapshot'))
 const heap = snapshotFile ? summariseHeapSnapshot(join(profileDir, snapshotFile)) : undefined
@@ -228,6 +247,7 @@ const result = {
   verified_exact: plain.verified,
   service_peak_rss_mb: peakRss,
   memory_at_peak_mb: peakMemory,
+  heap_spaces_at_peak_mb: peakHeapSpaces,
   live_heap_mid_run: heap,
   machine: { ...machine(), node: process.version },
 }
@@ -239,6 +259,8 @@ if (peakMemory) {
   console.log(
     `memory at the largest sampled RSS (${rss} MB): V8 heap ${heapTotal} MB (${heapUsed} MB in use), outside the heap (Buffers) ${external} MB, the rest ${rss - heapTotal - external} MB`,
   )
+  const spaces = Object.entries(peakHeapSpaces ?? {}).filter(([, s]) => s.size > 0)
+  console.log(`  V8 heap by space (size/used MB): ${spaces.map(([n, s]) => `${n} ${s.size}/${s.used}`).join(', ')}`)
 }
 
 if (heap) {

@@ -162,6 +162,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         dlqTopic: config.kafka.dlqTopic,
         groupId: config.kafka.groupId,
         batchMaxMessages: config.ingest.batchMaxMessages,
+        batchMaxBytes: config.ingest.batchMaxBytes,
         batchMaxWaitMs: config.ingest.batchMaxWaitMs,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       },

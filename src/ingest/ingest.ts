@@ -32,12 +32,15 @@ import { sendDeadLetters } from './send-dead-letters.ts'
 import { createStallClock } from './stall-clock.ts'
 
 const COMMIT_TIMEOUT_MS = 30_000
+const BUFFERED_MESSAGES = 1024
 
 export interface IngestOptions {
   readonly topic: string
   readonly dlqTopic: string
   readonly groupId: string
   readonly batchMaxMessages: number
+  /** bytes of keys and values per batch (default: no bound but the count) */
+  readonly batchMaxBytes?: number
   readonly batchMaxWaitMs: number
   readonly sessionTimeoutMs?: number
   readonly lagIntervalMs?: number
@@ -209,8 +212,9 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           groupId: options.groupId,
           topics: [options.topic],
           sessionTimeoutMs: options.sessionTimeoutMs,
-          // One batch ahead: the next batch is fetched while this one is in PostgreSQL.
-          bufferedMessages: options.batchMaxMessages,
+          // A fetch or so ahead: the next batch is fetched while this one is in PostgreSQL. More
+          // only adds memory: a batch ahead was worth nothing measurable (BENCHMARKS.md, Memory).
+          bufferedMessages: Math.min(options.batchMaxMessages, BUFFERED_MESSAGES),
         })
         consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.
@@ -220,6 +224,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
         for await (const batch of batches(session.messages, {
           maxSize: options.batchMaxMessages,
           maxWaitMs: options.batchMaxWaitMs,
+          ...(options.batchMaxBytes !== undefined && { maxBytes: options.batchMaxBytes }),
+          sizeOf: messageBytes,
         })) {
           if (shutdown.signal.aborted) break
           stall.received()
@@ -292,4 +298,9 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       await running
     },
   }
+}
+
+/** What a message adds to a batch's byte budget: its key and value as they came. */
+function messageBytes(message: ConsumedMessage): number {
+  return (message.key?.length ?? 0) + (message.value?.length ?? 0)
 }

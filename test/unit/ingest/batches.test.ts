@@ -22,6 +22,14 @@ describe('batches', () => {
     assert.deepEqual(result, [[1, 2, 3], [4, 5, 6], [7]])
   })
 
+  test('should cut a batch once its items reach maxBytes, and take one item larger than that alone', async () => {
+    const sizes = [400, 400, 300, 2000, 100, 100, 100]
+    const result = await collect(
+      batches(timed(sizes, 0), { maxSize: 100, maxWaitMs: 1000, maxBytes: 1000, sizeOf: (n) => n }),
+    )
+    assert.deepEqual(result, [[400, 400, 300], [2000], [100, 100, 100]])
+  })
+
   test('should hand on a partial batch after maxWaitMs, and keep the item that arrives later', async () => {
     const result = await collect(batches(timed([1, 2, 'pause', 3, 4], 120), { maxSize: 100, maxWaitMs: 30 }))
     assert.deepEqual(result, [
