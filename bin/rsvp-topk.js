@@ -9,27 +9,4 @@ if (major < 24) {
   )
   process.exit(1)
 }
-
-// The long-running commands get V8 heap flags chosen by measurement (BENCHMARKS.md, "Memory"): on
-// a machine with much memory V8 sizes the young generation at two 64 MB semi-spaces, which the
-// ingest fills and keeps resident while it gives no measurable throughput over 16 MB ones. Flags
-// must be set before V8 starts, so the process re-executes itself once with them
-// (process.execve: the same PID, stdio and environment, so supervisors and signals see no
-// difference). A flag given by the user (on the command line or in NODE_OPTIONS) wins.
-const HEAP_FLAGS = ['--max-semi-space-size=16']
-const LONG_RUNNING = new Set(['ingest', 'serve', 'api'])
-const REEXECUTED = 'RSVP_TOPK_HEAP_FLAGS_SET'
-const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
-const missing = HEAP_FLAGS.filter((flag) => !given.some((arg) => arg.split('=')[0] === flag.split('=')[0]))
-if (
-  LONG_RUNNING.has(process.argv[2] ?? '') &&
-  missing.length > 0 &&
-  process.env[REEXECUTED] === undefined &&
-  typeof process.execve === 'function'
-) {
-  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], {
-    ...process.env,
-    [REEXECUTED]: '1',
-  })
-}
 await import('../src/cli.ts')

@@ -29,7 +29,7 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   TOPK_MAX_WINDOW_DAYS  the widest from/to window, days (default 7)
   METRICS_PORT       /metrics, /healthz, /readyz of 'ingest' (default 9464; 0 picks a free port)
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_MB, INGEST_BATCH_MAX_WAIT_MS
-                     batch limits (default 20000 messages, 4 MB of messages, 50 ms);
+                     batch limits (default 20000 messages, 16 MB of messages, 50 ms);
                      memory grows with INGEST_BATCH_MAX_MB (README: Memory)
   DEPENDENCY_GRACE_SECONDS  how long PostgreSQL or Kafka may fail before /readyz of 'ingest'
                      and 'serve' says 503 (default 30)

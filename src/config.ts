@@ -256,7 +256,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     ingest: {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),
-      batchMaxBytes: integer(env, 'INGEST_BATCH_MAX_MB', 4, 1, 1024, problems) * 2 ** 20,
+      batchMaxBytes: integer(env, 'INGEST_BATCH_MAX_MB', 16, 1, 1024, problems) * 2 ** 20,
       batchMaxWaitMs: integer(env, 'INGEST_BATCH_MAX_WAIT_MS', 50, 1, 60_000, problems),
     },
     readiness: {
