@@ -121,7 +121,13 @@ export const COUNTS_AND_DETAILS = {
   groups: GROUP_COLUMNS,
   venues: VENUE_COLUMNS,
 } as const
-const [EVENTS, DAYS, HOURS, GROUPS, VENUES] = unnestPlaceholders(Object.values(COUNTS_AND_DETAILS))
+const [EVENTS, DAYS, HOURS, GROUPS, VENUES] = unnestPlaceholders(Object.values(COUNTS_AND_DETAILS)) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+]
 
 /** `column = excluded.column` for each of the columns but the key. */
 function takeAll(columns: readonly Column<never>[], key: string): string {
@@ -129,6 +135,18 @@ function takeAll(columns: readonly Column<never>[], key: string): string {
     .filter((c) => c.name !== key)
     .map((c) => `${c.name} = excluded.${c.name}`)
     .join(', ')
+}
+
+/** Adds a batch's count deltas to a table of per-bucket counts, keyed by (bucket, event_id). */
+function addBucketCounts(table: string, columns: readonly Column<BucketRow>[], rows: string): string {
+  const bucket = columns[0]?.name
+  return `
+  INSERT INTO ${table} AS c (${columnNames(columns)})
+  SELECT * FROM ${rows}
+  ON CONFLICT (${bucket}, event_id) DO UPDATE SET
+    yes_rsvps = c.yes_rsvps + excluded.yes_rsvps,
+    attendees = c.attendees + excluded.attendees
+`
 }
 
 // Rule 5: the proposed details replace the stored ones only when they come from a greater
@@ -160,20 +178,8 @@ event_rows AS (
   WHERE excluded.yes_rsvps <> 0 OR excluded.attendees <> 0 OR ${EVENT_DETAILS_NEWER}
   RETURNING event_id, details_changed
 ),
-day_rows AS (
-  INSERT INTO event_day_counts AS d (${columnNames(DAY_COLUMNS)})
-  SELECT * FROM ${DAYS}
-  ON CONFLICT (day, event_id) DO UPDATE SET
-    yes_rsvps = d.yes_rsvps + excluded.yes_rsvps,
-    attendees = d.attendees + excluded.attendees
-),
-hour_rows AS (
-  INSERT INTO event_hour_counts AS h (${columnNames(HOUR_COLUMNS)})
-  SELECT * FROM ${HOURS}
-  ON CONFLICT (hour_start, event_id) DO UPDATE SET
-    yes_rsvps = h.yes_rsvps + excluded.yes_rsvps,
-    attendees = h.attendees + excluded.attendees
-),
+day_rows AS (${addBucketCounts('event_day_counts', DAY_COLUMNS, DAYS)}),
+hour_rows AS (${addBucketCounts('event_hour_counts', HOUR_COLUMNS, HOURS)}),
 group_rows AS (
   INSERT INTO groups AS g (${columnNames(GROUP_COLUMNS)})
   SELECT * FROM ${GROUPS}
