@@ -203,7 +203,8 @@ cmd_demo() {
   node scripts/demo.ts "$@"
 }
 
-# Tests and the chaos suite stop Redis nodes and look at keys the service may not touch.
+# Tests and the chaos suite stop Redis nodes and look at keys the service may not touch; the bench
+# suite reads the Redis version (INFO), which the service's user may not either.
 export_redis_admin() {
   load_secrets
   export RSVP_TOPK_REDIS_ADMIN_USER="$ADMIN_REDIS_USER" RSVP_TOPK_REDIS_ADMIN_PASSWORD="$REDIS_ADMIN_PASSWORD"
@@ -222,6 +223,7 @@ cmd_bench() {
   ensure_deps
   up_for_this_run
   eval "$(print_env)"
+  export_redis_admin
   cd "$ROOT_DIR"
   node bench/suite.ts "$@"
 }
