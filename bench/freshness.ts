@@ -10,7 +10,11 @@
  * machine's capacity measures the backlog rather than the service, so the suite passes the
  * capacity its own ingest run measured and reports freshness at 30% of it.
  *
- *   eval "$(./dev.sh env)" && node bench/freshness.ts [--rate 10000] [--seconds 30]
+ * Probes start after --warmup-seconds (5) of load: the first seconds of a service just started
+ * measure its cold code (not yet optimised) rather than its freshness. The five slowest probes
+ * are printed with when they were sent.
+ *
+ *   eval "$(./dev.sh env)" && node bench/freshness.ts [--rate 10000] [--seconds 30] [--warmup-seconds 5]
  *   eval "$(./dev.sh env)" && node bench/freshness.ts --capacity 50000 [--capacity-fraction 0.3] [--seconds 30]
  *
  * Writes bench/results/freshness.json: freshness_p50_ms, freshness_p99_ms, the rate asked for and
@@ -38,6 +42,7 @@ export interface FreshnessResult {
   /** the ingest capacity the rate was derived from, or null for a fixed rate */
   readonly freshness_capacity_rsvps_per_s: number | null
   readonly freshness_capacity_fraction: number | null
+  readonly freshness_warmup_seconds: number
   readonly serve_peak_rss_mb: number | undefined
 }
 
@@ -59,7 +64,12 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
 }
 
-export async function runFreshnessBench(options: { load: FreshnessLoad; seconds: number }): Promise<FreshnessResult> {
+export async function runFreshnessBench(options: {
+  load: FreshnessLoad
+  seconds: number
+  /** seconds of load before the first probe: a service just started runs cold code and an empty cache */
+  warmupSeconds: number
+}): Promise<FreshnessResult> {
   const rate = rateOf(options.load)
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' })
   const run = `fresh_${Date.now().toString(36)}`
@@ -90,9 +100,12 @@ export async function runFreshnessBench(options: { load: FreshnessLoad; seconds:
         () => false,
       )
     }
-    console.log(`freshness: ${describe(options.load)} for ${options.seconds} s, a probe every 250 ms …`)
+    console.log(
+      `freshness: ${describe(options.load)} for ${options.warmupSeconds} s of warm-up, then ${options.seconds} s with a probe every 250 ms …`,
+    )
+    const warmupTicks = Math.round((options.warmupSeconds * 1000) / 50)
     const stream = generateStream({
-      count: rate * options.seconds,
+      count: rate * (options.seconds + options.warmupSeconds),
       seed: 11,
       startMtime: Date.now() - 86_400_000,
     })
@@ -100,6 +113,7 @@ export async function runFreshnessBench(options: { load: FreshnessLoad; seconds:
     const perTick = Math.max(1, Math.round((rate * tickMs) / 1000))
     const started = performance.now()
     const latencies: number[] = []
+    const slowest: Array<{ ms: number; atSeconds: number }> = []
     const probes: Promise<void>[] = []
     let ticks = 0
     let sent = 0
@@ -119,7 +133,7 @@ export async function runFreshnessBench(options: { load: FreshnessLoad; seconds:
       // Steady pacing: each tick's messages go out at its own slot, not in bursts.
       void producer.send(batch)
       sent += batch.length
-      if (ticks % (250 / tickMs) === 0) probes.push(probe(ticks))
+      if (ticks >= warmupTicks && ticks % (250 / tickMs) === 0) probes.push(probe(ticks))
       ticks++
       const next = started + ticks * tickMs
       await sleep(Math.max(0, next - performance.now()))
@@ -160,9 +174,17 @@ export async function runFreshnessBench(options: { load: FreshnessLoad; seconds:
         await sleep(10)
       }
       latencies.push(performance.now() - sentAt)
+      slowest.push({ ms: performance.now() - sentAt, atSeconds: (sentAt - started) / 1000 })
     }
 
     latencies.sort((a, b) => a - b)
+    slowest.sort((a, b) => b.ms - a.ms)
+    console.log(
+      `freshness: slowest probes ${slowest
+        .slice(0, 5)
+        .map((p) => `${Math.round(p.ms)} ms (sent at ${p.atSeconds.toFixed(1)} s)`)
+        .join(', ')}`,
+    )
     const result = {
       freshness_p50_ms: Math.round(percentile(latencies, 50)),
       freshness_p99_ms: Math.round(percentile(latencies, 99)),
@@ -171,6 +193,7 @@ export async function runFreshnessBench(options: { load: FreshnessLoad; seconds:
       freshness_requested_rate_per_s: rate,
       freshness_capacity_rsvps_per_s: 'capacity' in options.load ? options.load.capacity : null,
       freshness_capacity_fraction: 'capacity' in options.load ? options.load.fraction : null,
+      freshness_warmup_seconds: options.warmupSeconds,
       serve_peak_rss_mb: peakRssMb(service.pid),
     }
     console.log(
@@ -195,9 +218,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       capacity: { type: 'string' },
       'capacity-fraction': { type: 'string' },
       seconds: { type: 'string', default: '30' },
+      'warmup-seconds': { type: 'string', default: '5' },
     },
   })
-  const result = await runFreshnessBench({ load: loadFromArgs(values), seconds: Number(values.seconds) })
+  const result = await runFreshnessBench({
+    load: loadFromArgs(values),
+    seconds: positive('--seconds', values.seconds),
+    warmupSeconds: atLeastZero('--warmup-seconds', values['warmup-seconds']),
+  })
   const file = fileURLToPath(new URL('./results/freshness.json', import.meta.url))
   writeFileSync(file, `${JSON.stringify({ ...result, machine: machine() }, null, 2)}\n`)
   console.log('written: bench/results/freshness.json')
@@ -218,5 +246,11 @@ function loadFromArgs(values: { rate?: string; capacity?: string; 'capacity-frac
 function positive(flag: string, text: string): number {
   const n = Number(text)
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got ${text}`)
+  return n
+}
+
+function atLeastZero(flag: string, text: string): number {
+  const n = Number(text)
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a number >= 0, got ${text}`)
   return n
 }
