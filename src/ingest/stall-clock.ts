@@ -7,7 +7,15 @@
  *   partition that nobody reads (a member that holds it and never consumes), which this process
  *   cannot see from its own batches.
  * Each reads 0 while nothing waits, so an idle stream is never "stalled".
+ *
+ * A lag of one is not waiting: a topic written by a transactional producer ends each transaction
+ * with a control record (a commit marker) that takes an offset but is never delivered, so a
+ * partition read to its end keeps its committed offset one short of the end offset for good.
+ * Counting it would call every idle transactional topic stalled and rejoin the group over it.
  */
+
+/** Trailing offsets that may be transaction markers, which a consumer never receives or commits. */
+const MARKER_LAG = 1
 
 /** A partition's state in the consumer group: messages after the committed offset, and that offset. */
 export interface PartitionPosition {
@@ -65,7 +73,7 @@ export function createStallClock(now: () => number = Date.now): StallClock {
       const at = now()
       for (const [partition, position] of positions) {
         const watch = partitions.get(partition)
-        if (position.lag <= 0) {
+        if (position.lag <= MARKER_LAG) {
           partitions.set(partition, { committed: position.committed, since: undefined })
         } else if (watch === undefined || watch.since === undefined || position.committed > watch.committed) {
           partitions.set(partition, { committed: position.committed, since: at })

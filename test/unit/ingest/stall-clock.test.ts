@@ -59,6 +59,18 @@ describe('createStallClock', () => {
     assert.equal(stall.stalledSeconds(), 30)
   })
 
+  test('should not count a lag of one, which a transaction marker at the end of a partition leaves for good', () => {
+    const time = clock()
+    const stall = createStallClock(time.now)
+    stall.group(new Map([[0, { lag: 1, committed: 100 }]]))
+    time.advance(600_000)
+    stall.group(new Map([[0, { lag: 1, committed: 100 }]]))
+    assert.equal(stall.stalledSeconds(), 0)
+    stall.group(new Map([[0, { lag: 2, committed: 100 }]]))
+    time.advance(10_000)
+    assert.equal(stall.stalledSeconds(), 10, 'more than the marker waits')
+  })
+
   test('should see one stuck partition while the others move on', () => {
     const time = clock()
     const stall = createStallClock(time.now)
