@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
-import { createRawProducer } from '../../src/kafka/client.ts'
+import { createStallClock } from '../../src/ingest/stall-clock.ts'
+import { createRawProducer, groupPosition } from '../../src/kafka/client.ts'
 import type { GeneratedMessage } from '../../src/producer/generator.ts'
 import { stackConfig, uniqueName } from '../helpers.ts'
 import { waitFor } from '../support/http.ts'
@@ -50,19 +51,7 @@ test('records of every legal shape never stop the consumer: usable RSVPs are cou
   ]
   const file = join(tmpdir(), `${uniqueName('record-shapes')}.tsv`)
   writeFileSync(file, `${lines.map((fields) => fields.join('\t')).join('\n')}\n`)
-  await run(
-    'java',
-    [
-      `-Dlog4j2.configurationFile=${join(ROOT, 'stack/kafka/log4j2.properties')}`,
-      '-cp',
-      `${kafkaLibs()}/*`,
-      join(ROOT, 'test/support/java/RecordShapes.java'),
-      stackConfig().kafka.brokers.join(','),
-      fixture.topic,
-      file,
-    ],
-    { timeout: 120_000 },
-  )
+  await writeWithJava(fixture.topic, file)
   // What Java cannot write: header keys that are not UTF-8, a null value under a binary key.
   const producer = createRawProducer(stackConfig().kafka)
   t.after(() => producer.close())
@@ -118,3 +107,45 @@ test('records of every legal shape never stop the consumer: usable RSVPs are cou
   assert.equal(binaryKey?.reason, 'empty message')
   assert.deepEqual(binaryKey?.record.headers[0]?.key, Buffer.from([0xff]))
 })
+
+test('a topic written in transactions is counted, and the commit marker it ends with is not a stall', async (t) => {
+  const fixture = await createIngestFixture(t, 1)
+  const messages = [1, 2, 3].map((rsvpId) => rsvpMessage({ rsvpId, eventId: 'evT' }))
+  const file = join(tmpdir(), `${uniqueName('record-shapes-tx')}.tsv`)
+  writeFileSync(file, `${messages.map((m) => `text:${m.key}\ttext:${m.value}`).join('\n')}\n`)
+  await writeWithJava(fixture.topic, file, 'transactional')
+  await startIngest(fixture)
+  await assertConverges(fixture, messages)
+  // Everything is counted and committed, yet the broker's end offset is one past the committed
+  // offset: the marker takes an offset that no consumer receives, so none can commit past it.
+  const config = stackConfig()
+  const position = await waitFor('the group to commit the last record', async () => {
+    const positions = await groupPosition(config.kafka, fixture.groupId, fixture.topic)
+    return positions.get(0)?.committed === messages.length ? positions : undefined
+  })
+  assert.deepEqual(position.get(0), { lag: 1, committed: messages.length })
+  // The stall clock, fed this position now and ten minutes later, sees nothing waiting.
+  let now = 0
+  const stall = createStallClock(() => now)
+  stall.group(position)
+  now += 600_000
+  stall.group(await groupPosition(config.kafka, fixture.groupId, fixture.topic))
+  assert.equal(stall.stalledSeconds(), 0)
+})
+
+function writeWithJava(topic: string, file: string, ...flags: string[]) {
+  return run(
+    'java',
+    [
+      `-Dlog4j2.configurationFile=${join(ROOT, 'stack/kafka/log4j2.properties')}`,
+      '-cp',
+      `${kafkaLibs()}/*`,
+      join(ROOT, 'test/support/java/RecordShapes.java'),
+      stackConfig().kafka.brokers.join(','),
+      topic,
+      file,
+      ...flags,
+    ],
+    { timeout: 120_000 },
+  )
+}

@@ -1,8 +1,10 @@
 // Writes Kafka records of every shape the protocol allows, with the Java client from the broker's
 // own jars, so the service is tested against records it did not write itself.
 //
-//   java -cp '<kafka libs>/*' test/support/java/RecordShapes.java <bootstrap> <topic> <file>
+//   java -cp '<kafka libs>/*' test/support/java/RecordShapes.java <bootstrap> <topic> <file> [transactional]
 //
+// With "transactional" the records go in one transaction, committed at the end: the broker then
+// writes a commit marker (a control record) after them, which consumers never receive.
 // <file> holds one record per line, tab-separated: key, value, then header pairs (name, value).
 // Each field is "null", "empty", "repeat:<n>:<text>" (the text n times) or "text:<text>".
 import java.nio.charset.StandardCharsets;
@@ -37,8 +39,14 @@ public class RecordShapes {
     props.put("max.request.size", String.valueOf(4 * 1024 * 1024));
     props.put("key.serializer", ByteArraySerializer.class.getName());
     props.put("value.serializer", ByteArraySerializer.class.getName());
+    boolean transactional = args.length > 3 && args[3].equals("transactional");
+    if (transactional) props.put("transactional.id", "record-shapes-" + args[1]);
     int sent = 0;
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+      if (transactional) {
+        producer.initTransactions();
+        producer.beginTransaction();
+      }
       for (String line : Files.readAllLines(Path.of(args[2]), StandardCharsets.UTF_8)) {
         if (line.isBlank()) continue;
         String[] fields = line.split("\t", -1);
@@ -50,6 +58,7 @@ public class RecordShapes {
         producer.send(new ProducerRecord<>(args[1], null, field(fields[0]), field(fields[1]), headers)).get();
         sent++;
       }
+      if (transactional) producer.commitTransaction();
     }
     System.out.println("sent " + sent);
   }
