@@ -101,7 +101,10 @@ ${filterHelp()}
     .command('produce')
     .description('send RSVPs to Kafka from a JSON-lines file or a generated stream')
     .option('--file <path>', 'send each non-blank line of a JSON-lines file (.gz too; - for stdin) as one message')
-    .option('--generate <n>', 'send n generated RSVPs (Zipf-popular events, resends, flips, moves to another event, invalid messages)')
+    .option(
+      '--generate <n>',
+      'send n generated RSVPs (Zipf-popular events, resends, flips, moves to another event, invalid messages)',
+    )
     .option('--rate <r>', 'messages per second, paced evenly (default: as fast as possible)')
     .option(
       '--topic <name>',
