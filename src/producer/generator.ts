@@ -952,6 +952,11 @@ export function* generateStream(options: GeneratorOptions): Generator<GeneratedM
     return m % 1000 === 0 ? m + 1 : m
   }
 
+  /** The mtime of an RSVP's next version: about now, and always after its current one. */
+  function newerVersion(clock: number, current: number): number {
+    return version(Math.max(clock - rng.int(0, 4000), current + rng.int(1000, 300_000)))
+  }
+
   /** Most recent RSVPs are the likeliest to change again. */
   function pickSlot(): number {
     const back = Math.floor(filled * rng.next() ** 2)
@@ -1109,7 +1114,7 @@ export function* generateStream(options: GeneratorOptions): Generator<GeneratedM
         continue
       }
       if (u < tUpdate) {
-        const mtime = version(Math.max(clock - rng.int(0, 4000), current + rng.int(1000, 300_000)))
+        const mtime = newerVersion(clock, current)
         let yes = poolYes[slot] as number
         let guests = poolGuests[slot] as number
         let kind: MessageKind
@@ -1130,7 +1135,7 @@ export function* generateStream(options: GeneratorOptions): Generator<GeneratedM
         continue
       }
       if (u < tMove) {
-        const mtime = version(Math.max(clock - rng.int(0, 4000), current + rng.int(1000, 300_000)))
+        const mtime = newerVersion(clock, current)
         const drawn = rng.zipf(o.events, EVENT_ZIPF_S)
         const moved = drawn !== e ? drawn : (e + 1) % o.events
         const value = render(moved, m, id, mtime, poolYes[slot] as number, poolGuests[slot] as number)
