@@ -16,9 +16,9 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { connectRedis } from '../src/cache/redis-node.ts'
 import { loadConfig } from '../src/config.ts'
 import { createPostgres } from '../src/store/postgres.ts'
+import { connectRedisAdmin } from '../test/helpers.ts'
 import { machine, silent } from './support.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
@@ -175,11 +175,9 @@ console.log('\nwritten: bench/results/latest.json')
  */
 async function redisVersion(): Promise<string | undefined> {
   const node = config.redis.ring[0]
-  const username = process.env.RSVP_TOPK_REDIS_ADMIN_USER
-  const password = process.env.RSVP_TOPK_REDIS_ADMIN_PASSWORD
-  if (!node || !username || !password) return undefined
+  if (!node) return undefined
   try {
-    const connection = await connectRedis({ ...node, username, password })
+    const connection = await connectRedisAdmin(node)
     try {
       return /redis_version:(\S+)/.exec(await connection.info('server'))?.[1]
     } finally {

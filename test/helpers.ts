@@ -83,11 +83,14 @@ export async function dropDatabase(admin: Postgres, name: string): Promise<void>
 
 /**
  * A connection to one Redis node as the stack's admin user, for what the service's user may not
- * do (SHUTDOWN, CLIENT PAUSE, other services' keys). ./dev.sh test exports its credentials.
+ * do (SHUTDOWN, CLIENT PAUSE, INFO, other services' keys). ./dev.sh test, chaos and bench export its
+ * credentials.
  */
 export async function connectRedisAdmin(node: RedisNodeConfig): Promise<RedisConnection> {
   const username = process.env.RSVP_TOPK_REDIS_ADMIN_USER
   const password = process.env.RSVP_TOPK_REDIS_ADMIN_PASSWORD
-  if (!username || !password) throw new Error('the Redis admin user is not set: run the tests through ./dev.sh test')
+  if (!username || !password) {
+    throw new Error('the Redis admin user is not set: run through ./dev.sh test, chaos or bench')
+  }
   return connectRedis({ ...node, username, password })
 }
