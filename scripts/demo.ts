@@ -1,8 +1,9 @@
 /**
  * The demo that `./dev.sh demo` runs once the stack is up: a fresh database and topic, the service
  * (`rsvp-topk serve`), a generated stream sent at a visible rate (`rsvp-topk produce`), and the
- * live top 10 printed as it changes. At the end the top 10 is checked against an independent
- * computation of the counting contract over the same generated stream.
+ * live top 10 printed as it changes (the live page's URL is printed first, to follow it in a
+ * browser). At the end the top 10 is checked against an independent computation of the counting
+ * contract over the same generated stream.
  *
  *   node scripts/demo.ts           runs until Ctrl-C, then stops what it started
  *   node scripts/demo.ts --once    exits 0 once the top 10 matches the stream (1 if it does not)
@@ -150,6 +151,7 @@ async function cleanUp(): Promise<void> {
 }
 
 async function main(): Promise<boolean> {
+  say(`demo: the live page: ${base}/ (open it in a browser; it follows the ranking as it changes)`)
   say(
     `demo: database ${database}, topic ${topic}, ${messages.toLocaleString('en')} messages at ${rate.toLocaleString('en')}/s`,
   )
@@ -237,6 +239,7 @@ async function main(): Promise<boolean> {
   say(`demo: the top 10 matches the counting contract over the ${messages.toLocaleString('en')} generated messages ✓`)
   say(producer.output().trim().split('\n').at(-1) ?? '')
   say()
+  say(`  live page  ${base}/`)
   say(`  top 10     ${base}/api/v1/events/topk?k=10`)
   say(`  an event   ${base}/api/v1/events/${encodeURIComponent(want[0]?.eventId ?? '')}`)
   say(`  API docs   ${base}/docs`)

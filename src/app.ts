@@ -6,7 +6,11 @@
  * Close runs in reverse, so the consumer commits and leaves the group before anything it needs
  * goes away; a close during start-up ends the waiting.
  */
+import { createIngestStatus, createStatusFeed } from './api/ingest-status.ts'
 import { buildServer, type Server } from './api/server.ts'
+import { createTopkAnswerer, dependsOnClock } from './api/topk-answer.ts'
+import type { TopkQuery } from './api/topk-query.ts'
+import { createTopkStreamHub, type TopkStreamHub } from './api/topk-stream-hub.ts'
 import { cacheKeyPrefix, createEventDetailsCache } from './cache/event-details-cache.ts'
 import { type CacheRing, createCacheRing } from './cache/ring.ts'
 import type { Config } from './config.ts'
@@ -16,7 +20,18 @@ import { retryUntilDone } from './ingest/retry.ts'
 import { createRawProducer, ensureTopics, type RawProducer } from './kafka/client.ts'
 import { createHealth, type DependencyName, type Health, type Readiness } from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
-import { createApiMetrics, createIngestMetrics, createRegistry } from './observability/metrics.ts'
+import {
+  createApiMetrics,
+  createDependencyMetrics,
+  createIngestMetrics,
+  createRegistry,
+} from './observability/metrics.ts'
+import {
+  type BatchListener,
+  listenForBatches,
+  notifyBatchApplied,
+  readNewestRsvpMtime,
+} from './store/batch-notifications.ts'
 import { readEvents, readGroups, readVenues } from './store/event-details.ts'
 import { migrate } from './store/migrate.ts'
 import { createPostgres, type Postgres } from './store/postgres.ts'
@@ -32,6 +47,9 @@ export interface AppOptions {
 // An API request waits at most this long for PostgreSQL; a client that waits longer has gone.
 const API_QUERY_TIMEOUT_MS = 5000
 const READY_PROBE_TIMEOUT_MS = 2000
+/** A live ranking is computed at most this often (4 a second), however often batches commit. */
+const STREAM_MIN_INTERVAL_MS = 250
+const STREAM_HEARTBEAT_MS = 15_000
 
 export interface App {
   /** Resolves once every dependency answered and the consumer runs; rejects on a fatal error. */
@@ -48,7 +66,14 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
     logger,
     keyPrefix: cacheKeyPrefix(config.postgres.dataSet),
   })
-  const apiMetrics = options.api ? createApiMetrics(registry, () => ring.members()) : undefined
+  let hub: TopkStreamHub<TopkQuery> | undefined
+  const apiMetrics = options.api
+    ? createApiMetrics(
+        registry,
+        () => ring.members(),
+        () => hub?.size() ?? { subscriptions: 0, queries: 0 },
+      )
+    : undefined
   const apiDb: Postgres | undefined = options.api
     ? createPostgres(
         { url: config.postgres.url, poolSize: config.postgres.poolSize, queryTimeoutMs: API_QUERY_TIMEOUT_MS },
@@ -66,8 +91,26 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
     namespace: config.postgres.dataSet,
     lookups: apiMetrics?.detailsLookups,
   })
+  // Live rankings: one computation per committed batch per distinct query (api/topk-stream-hub.ts),
+  // told of batches by whichever ingest process committed them (store/batch-notifications.ts).
+  const ingestStatus = createIngestStatus()
+  const statusFeed = apiDb ? createStatusFeed(ingestStatus, { intervalMs: 1000 }) : undefined
+  if (apiDb && apiMetrics) {
+    hub = createTopkStreamHub<TopkQuery>({
+      compute: createTopkAnswerer({ db: apiDb, details, now: Date.now }),
+      clockDependent: dependsOnClock,
+      minIntervalMs: STREAM_MIN_INTERVAL_MS,
+      clockIntervalMs: 10_000,
+      retryMs: 1000,
+      onComputation: (outcome) => apiMetrics.streamComputations.inc({ outcome }),
+      logger,
+    })
+  }
+  let batchListener: BatchListener | undefined
   const dependencies: DependencyName[] = options.ingest ? ['postgres', 'kafka'] : ['postgres']
   const health: Health = createHealth({ dependencies, graceMs: config.readiness.dependencyGraceMs })
+  // At each scrape, through the same probe as /readyz: an `api` process sees PostgreSQL only there.
+  createDependencyMetrics(registry, { readiness, ringMembers: () => ring.members() })
   const starting = new AbortController()
   let schemaReady = false
   let deadLetters: RawProducer | undefined
@@ -137,6 +180,17 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
               metrics: apiMetrics,
             },
           }),
+        ...(hub &&
+          statusFeed && {
+            streams: {
+              hub,
+              status: statusFeed,
+              maxStreams: config.http.topkStreamsMax,
+              maxK: config.http.maxK,
+              maxWindowMs: config.http.topkMaxWindowMs,
+              heartbeatMs: STREAM_HEARTBEAT_MS,
+            },
+          }),
       })
       const address = await server.listen({ host: config.http.host, port: options.httpPort })
       logger.info({ address }, 'HTTP listening')
@@ -145,6 +199,27 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
     health.up('postgres')
     schemaReady = true
     if (applied.length > 0) logger.info({ applied }, 'database schema migrated')
+    if (apiDb && hub) {
+      const following = hub
+      batchListener = listenForBatches(
+        apiDb,
+        {
+          onBatch: (notice) => {
+            ingestStatus.record(notice, Date.now())
+            following.changed()
+          },
+          // Batches committed while not listening went unheard: read again what they may have moved.
+          onListening: () => {
+            following.changed()
+            readNewestRsvpMtime(apiDb).then(
+              (newest) => ingestStatus.seen(newest),
+              (error: unknown) => logger.warn({ err: error }, 'could not read the newest RSVP time'),
+            )
+          },
+        },
+        { logger },
+      )
+    }
     if (!options.ingest) return
     const created = await waitFor('kafka', () =>
       ensureTopics(config.kafka, [
@@ -174,7 +249,19 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         metrics: createIngestMetrics(registry, { stalledSeconds: () => ingest?.stalledSeconds() ?? 0 }),
         // After the commit: entries of events, groups and venues whose details changed go, so
         // readers fetch the new ones.
-        onApplied: (result) => details.invalidate(result.changedDetails),
+        // Then live streams hear of it (after the invalidation, so they read the new details). A
+        // lost notice only delays a stream until the next batch: the batch must not fail for it.
+        onApplied: async (result) => {
+          await details.invalidate(result.changedDetails)
+          const changed = result.changedDetails
+          if (result.applied === 0 && changed.events.length + changed.groups.length + changed.venues.length === 0)
+            return
+          await notifyBatchApplied(db, {
+            applied: result.applied,
+            messages: result.applied + result.unchanged,
+            newestAppliedMtime: result.newestAppliedMtime ?? null,
+          }).catch((error: unknown) => logger.warn({ err: error }, 'could not notify live streams of a batch'))
+        },
         onDependencyFailure: (dependency, error) => health.failed(dependency, error),
         onDependencyUp: (dependency) => health.up(dependency),
       },
@@ -195,6 +282,9 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
       await ingest?.stop()
       await ingestRun
       await server?.close()
+      hub?.close()
+      statusFeed?.close()
+      await batchListener?.close()
       await deadLetters?.close()
       await ring.close()
       await apiDb?.close()

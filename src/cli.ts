@@ -27,6 +27,7 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   TOPK_CACHE_MS      reuse a top-k answer this long     (default 200; 0 = never)
   TOPK_CACHE_MAX_MB  memory for reused top-k answers    (default 32)
   TOPK_MAX_WINDOW_DAYS  the widest from/to window, days (default 7)
+  TOPK_STREAMS_MAX   live top-k streams open at once    (default 5000; more get 503)
   METRICS_PORT       /metrics, /healthz, /readyz of 'ingest' (default 9464; 0 picks a free port)
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_MB, INGEST_BATCH_MAX_WAIT_MS
                      batch limits (default 20000 messages, 16 MB of messages, 50 ms);
@@ -89,8 +90,12 @@ routes answer 503 meanwhile) and applies database migrations.
       &date=2021-03-01                    … counting only RSVPs whose current version is on that UTC day
       &from=…&to=…                        … or in [from, to): ISO-8601 (UTC without a zone) or epoch ms;
                                           to defaults to now, at most TOPK_MAX_WINDOW_DAYS wide
+      &last=1h                            … or in a window ending now: 15m, 1h, 24h, 7d (it slides)
 ${filterHelp()}
+  GET /api/v1/events/topk/stream?…        the same parameters, live: Server-Sent Events (curl -N)
   GET /api/v1/events/{event_id}           one event: details and counts (also /api/v1/events/info?event_id=…)
+  GET /api/v1/events/{event_id}/history?from=…&to=…&step=hour|day
+                                          its yes RSVPs and attendees per hour or day (default: 7 days by hour)
   GET /healthz  /readyz  /metrics  /openapi.json  /docs`,
     )
     .action(async () => {

@@ -57,6 +57,8 @@ export interface Config {
     readonly requestTimeoutMs: number
     /** connections open at once */
     readonly maxConnections: number
+    /** live top-k streams (Server-Sent Events) open at once in one process */
+    readonly topkStreamsMax: number
   }
   readonly ingest: {
     readonly batchMaxMessages: number
@@ -253,6 +255,7 @@ export function loadConfig(env: Env = process.env): Config {
       topkMaxWindowMs: integer(env, 'TOPK_MAX_WINDOW_DAYS', 7, 1, 3660, problems) * 86_400_000,
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 10_000, 100, 600_000, problems),
       maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000, problems),
+      topkStreamsMax: integer(env, 'TOPK_STREAMS_MAX', 5000, 0, 1_000_000, problems),
     },
     ingest: {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),

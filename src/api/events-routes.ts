@@ -8,13 +8,12 @@ import type { EventDetailsSource } from '../cache/event-details-cache.ts'
 import { MAX_EVENT_ID_LENGTH } from '../domain/parse-rsvp.ts'
 import { readEventCounts } from '../store/event-details.ts'
 import type { Queryable } from '../store/postgres.ts'
-import { readTopk, type TopkCondition, type TopkScope } from '../store/topk-queries.ts'
 import { invalidParameter, notFound } from './replies.ts'
 import { type RawQuery, textProblem } from './request-text.ts'
 import { createResponseCache } from './response-cache.ts'
 import { COMMON_ERRORS, EventIdSchema, EventReply, errorResponses, TopkQuerySchema, TopkReply } from './schemas.ts'
-import { TOPK_FILTERS } from './topk-filters.ts'
-import { parseTopkQuery, type TopkQuery, unknownParameter } from './topk-query.ts'
+import { createTopkAnswerer } from './topk-answer.ts'
+import { parseTopkQuery, unknownParameter } from './topk-query.ts'
 
 export interface EventsRoutesOptions {
   readonly db: Queryable
@@ -41,31 +40,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
   const answers = createResponseCache({ ttlMs: options.answerReuseMs, maxBytes: options.answerReuseMaxBytes })
   app.addHook('onClose', async () => answers.close())
 
-  async function topkAnswer(query: TopkQuery): Promise<Buffer> {
-    const ranked = await readTopk(options.db, query.k, scopeOf(query), conditionsOf(query, now()))
-    const details = await options.details.getMany(ranked.map((event) => event.eventId))
-    const body = JSON.stringify({
-      k: query.k,
-      events: ranked.map((event, index) => {
-        const found = details.get(event.eventId)
-        const group = found?.group
-        return {
-          rank: index + 1,
-          event_id: event.eventId,
-          yes_rsvps: event.yes,
-          attendees: event.attendees,
-          name: found?.name ?? null,
-          url: found?.url ?? null,
-          time: found?.time ?? null,
-          group: group
-            ? { id: group.id, name: group.name, urlname: group.urlname, city: group.city, country: group.country }
-            : null,
-          venue: found?.venue ?? null,
-        }
-      }),
-    })
-    return Buffer.from(body)
-  }
+  const topkAnswer = createTopkAnswerer({ db: options.db, details: options.details, now })
 
   app.get(
     '/api/v1/events/topk',
@@ -88,7 +63,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
       if (!parsed.ok) return invalidParameter(reply, parsed.error)
       // Serialised once per reuse period, then sent as is: the schema above documents its shape.
       const answer = await answers.get(JSON.stringify(parsed.query), async () => {
-        const computed = await topkAnswer(parsed.query)
+        const computed = Buffer.from(await topkAnswer(parsed.query))
         options.onAnswerCacheBytes?.(answers.bytes())
         return computed
       })
@@ -168,20 +143,4 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
     }
     return event
   }
-}
-
-function scopeOf(query: TopkQuery): TopkScope {
-  if (query.day !== undefined) return { kind: 'day', day: query.day }
-  if (query.window !== undefined) return { kind: 'window', from: query.window.from, to: query.window.to }
-  return { kind: 'all-time' }
-}
-
-function conditionsOf(query: TopkQuery, now: number): TopkCondition[] {
-  const conditions: TopkCondition[] = []
-  for (const filter of TOPK_FILTERS) {
-    if (!(filter.name in query.filters)) continue
-    const condition = filter.condition(query.filters[filter.name], { now })
-    if (condition !== undefined) conditions.push(condition)
-  }
-  return conditions
 }

@@ -105,6 +105,30 @@ export const EventReply = Type.Object({
   venue: Venue,
 })
 
+export const HistoryQuerySchema = Type.Object({
+  from: Type.Optional(
+    Type.String({ description: 'start, inclusive: ISO-8601 (UTC when no zone) or epoch ms; default 7 days before to' }),
+  ),
+  to: Type.Optional(
+    Type.String({ description: 'end, exclusive: ISO-8601 (UTC when no zone) or epoch ms; default now' }),
+  ),
+  step: Type.Optional(Type.Union([Type.Literal('hour'), Type.Literal('day')], { default: 'hour' })),
+})
+
+export const HistoryReply = Type.Object({
+  event_id: Type.String(),
+  step: Type.Union([Type.Literal('hour'), Type.Literal('day')]),
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  points: Type.Array(
+    Type.Object({
+      start: Type.String({ format: 'date-time' }),
+      yes_rsvps: Type.Integer(),
+      attendees: Type.Integer(),
+    }),
+  ),
+})
+
 /** An event id as the contract allows it (rule 6): 1 to 255 characters, no NUL. */
 export const EventIdSchema = Type.String({
   minLength: 1,
@@ -124,6 +148,13 @@ export const TopkQuerySchema = Type.Object({
   ),
   to: Type.Optional(
     Type.String({ description: 'window end, exclusive: ISO-8601 (UTC when no zone) or epoch ms; default now' }),
+  ),
+  last: Type.Optional(
+    Type.String({
+      pattern: '^[0-9]{1,6}[mhd]$',
+      description:
+        'a sliding window ending now, such as 15m, 1h, 24h or 7d (at most TOPK_MAX_WINDOW_DAYS); not with date, from or to',
+    }),
   ),
   ...Object.fromEntries(
     TOPK_FILTERS.map((filter) => [filter.name, Type.Optional({ ...filter.schema, description: filter.description })]),

@@ -16,10 +16,13 @@ import type { Readiness } from '../observability/health.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ApiMetrics, Registry } from '../observability/metrics.ts'
 import { type EventsRoutesOptions, eventsRoutes } from './events-routes.ts'
+import { historyRoutes } from './history-routes.ts'
 import { clientErrorHandler, frameworkErrors, installErrorHandlers, installMethodHandlers } from './http-errors.ts'
+import { pageRoutes } from './page-routes.ts'
 import { errorBody, invalidParameter } from './replies.ts'
 import { type ParameterError, parseQueryString } from './request-text.ts'
 import { COMMON_ERRORS, errorResponses, ReadyReply } from './schemas.ts'
+import { type StreamRoutesOptions, streamRoutes } from './stream-routes.ts'
 
 /** Longer URLs get 414: no valid top-k query comes near it. */
 export const MAX_URL_LENGTH = 4096
@@ -35,6 +38,8 @@ export interface ServerDeps {
   readonly serving?: () => boolean
   /** the events API; without it the server only has the health and metrics routes */
   readonly events?: EventsRoutesOptions & { readonly metrics: ApiMetrics }
+  /** the live top-k stream (with the events API) */
+  readonly streams?: StreamRoutesOptions
   readonly version?: string
   /** how long a request may take to arrive, headers and body (default 10 s) */
   readonly requestTimeoutMs?: number
@@ -80,6 +85,8 @@ export async function buildServer(deps: ServerDeps) {
   const metrics = deps.events?.metrics
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
+      // A stream lasts as long as its client stays: its duration would drown the latencies.
+      if ((request.routeOptions.config as { streaming?: boolean }).streaming === true) return
       metrics.requestSeconds.observe(
         {
           route: request.routeOptions.url ?? 'unmatched',
@@ -150,6 +157,11 @@ export async function buildServer(deps: ServerDeps) {
   })
 
   if (deps.events) await app.register(eventsRoutes, deps.events)
+  if (deps.events && deps.streams) await app.register(streamRoutes, deps.streams)
+  if (deps.events)
+    await app.register(historyRoutes, { db: deps.events.db, ...(deps.events.now && { now: deps.events.now }) })
+  // The live page reads the events API, so it comes with it.
+  if (deps.events) await app.register(pageRoutes)
   installMethodHandlers(app, [...getPaths])
   return app
 }

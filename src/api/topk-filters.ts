@@ -21,6 +21,8 @@ export interface TopkFilter<V = unknown> {
   parse(text: string): { readonly value: V } | { readonly problem: string }
   /** The SQL condition for a value, or undefined when the value keeps everything. */
   condition(value: V, context: { readonly now: number }): TopkCondition | undefined
+  /** true when what it keeps changes with the clock alone (a live ranking is then recomputed now and then) */
+  readonly clock?: boolean
 }
 
 /** The longest city or topic accepted; real ones are far shorter. */
@@ -81,5 +83,6 @@ export const TOPK_FILTERS: readonly TopkFilter[] = [
       raw === 'true' || raw === 'false' ? { value: raw === 'true' } : { problem: 'upcoming must be true or false' },
     condition: (upcoming, { now }) =>
       upcoming ? { on: 'event', sql: (param) => `e.time_ms > ${param(now)}` } : undefined,
+    clock: true,
   }),
 ]

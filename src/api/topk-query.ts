@@ -18,6 +18,11 @@ export interface TopkQuery {
   readonly day?: number
   /** `[from, to)` on the RSVPs' mtime, when `from` was given */
   readonly window?: { readonly from: number; readonly to: number }
+  /**
+   * A sliding window's length in ms, when `last` was given: `[now - lastMs, now)` where now is
+   * when the answer is computed (so a live stream's window moves on; see windowOf).
+   */
+  readonly lastMs?: number
   /** each given filter's value, by name (see topk-filters.ts) */
   readonly filters: Readonly<Record<string, unknown>>
 }
@@ -35,7 +40,14 @@ export interface TopkQueryOptions {
   readonly now: number
 }
 
-export const TOPK_PARAMETERS: readonly string[] = ['k', 'date', 'from', 'to', ...TOPK_FILTERS.map((f) => f.name)]
+export const TOPK_PARAMETERS: readonly string[] = [
+  'k',
+  'date',
+  'from',
+  'to',
+  'last',
+  ...TOPK_FILTERS.map((f) => f.name),
+]
 
 export const DEFAULT_K = 10
 const MS_PER_DAY = 86_400_000
@@ -44,6 +56,8 @@ export const EARLIEST_INSTANT = -62_167_219_200_000
 export const LATEST_INSTANT = 253_402_300_800_000
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
+const DURATION = /^(\d{1,6})(m|h|d)$/
+const MS_PER_UNIT: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: MS_PER_DAY }
 const EPOCH_MS = /^-?\d{1,16}$/
 // Date, optional time (minutes, optional seconds and fraction), optional zone; no zone means UTC.
 const ISO_INSTANT =
@@ -91,9 +105,16 @@ function readQuery(raw: RawQuery, options: TopkQueryOptions): TopkQuery {
   const dateText = value('date')
   const fromText = value('from')
   const toText = value('to')
+  const lastText = value('last')
   let day: number | undefined
   let window: { from: number; to: number } | undefined
-  if (dateText !== undefined) {
+  let lastMs: number | undefined
+  if (lastText !== undefined) {
+    if (dateText !== undefined || fromText !== undefined || toText !== undefined) {
+      throw new QueryError('last', 'last cannot be combined with date, from or to; use one of them')
+    }
+    lastMs = readDuration(lastText, options.maxWindowMs)
+  } else if (dateText !== undefined) {
     if (fromText !== undefined || toText !== undefined) {
       throw new QueryError('date', 'date cannot be combined with from or to; use one or the other')
     }
@@ -125,7 +146,35 @@ function readQuery(raw: RawQuery, options: TopkQueryOptions): TopkQuery {
     filters[filter.name] = parsed.value
   }
 
-  return { k, ...(day !== undefined && { day }), ...(window !== undefined && { window }), filters }
+  return {
+    k,
+    ...(day !== undefined && { day }),
+    ...(window !== undefined && { window }),
+    ...(lastMs !== undefined && { lastMs }),
+    filters,
+  }
+}
+
+/**
+ * The `[from, to)` window a query counts in at instant `now` (epoch ms): its fixed window, or its
+ * sliding one (`last`) ending at `now`; undefined for all-time and date queries.
+ */
+export function windowOf(query: TopkQuery, now: number): { from: number; to: number } | undefined {
+  if (query.lastMs !== undefined) return { from: now - query.lastMs, to: now }
+  return query.window
+}
+
+/** `15m`, `1h`, `24h`, `7d`: a sliding window's length in ms, from one minute to the widest window. */
+function readDuration(text: string, maxWindowMs: number): number {
+  const match = DURATION.exec(text)
+  const ms = match ? Number(match[1]) * (MS_PER_UNIT[match[2] as string] as number) : 0
+  if (ms < 60_000 || ms > maxWindowMs) {
+    throw new QueryError(
+      'last',
+      `last must be a length such as 15m, 1h, 24h or 7d (minutes, hours or days), from 1m to ${maxWindowMs / MS_PER_DAY}d (TOPK_MAX_WINDOW_DAYS)`,
+    )
+  }
+  return ms
 }
 
 function readK(text: string, maxK: number): number {
@@ -142,9 +191,16 @@ function readDay(text: string): number {
   return ms / MS_PER_DAY
 }
 
-/** Epoch milliseconds, or ISO-8601 (a date, or a date and time; no zone means UTC). */
-function readInstant(name: string, text: string): number {
-  const problem = `${name} must be an ISO-8601 time (such as 2021-03-01T12:00:00Z) or epoch milliseconds, in years 0000-9999`
+/** The message for an instant parameter that parseInstant refused. */
+export function instantProblem(name: string): string {
+  return `${name} must be an ISO-8601 time (such as 2021-03-01T12:00:00Z) or epoch milliseconds, in years 0000-9999`
+}
+
+/**
+ * Epoch milliseconds, or ISO-8601 (a date, or a date and time; no zone means UTC), as epoch ms;
+ * undefined when `text` is neither or falls outside years 0000-9999.
+ */
+export function parseInstant(text: string): number | undefined {
   let ms: number | undefined
   if (EPOCH_MS.test(text)) {
     ms = Number(text)
@@ -152,7 +208,13 @@ function readInstant(name: string, text: string): number {
     const match = ISO_INSTANT.exec(text)
     ms = match ? isoInstant(match) : undefined
   }
-  if (ms === undefined || ms < EARLIEST_INSTANT || ms > LATEST_INSTANT) throw new QueryError(name, problem)
+  if (ms === undefined || ms < EARLIEST_INSTANT || ms > LATEST_INSTANT) return undefined
+  return ms
+}
+
+function readInstant(name: string, text: string): number {
+  const ms = parseInstant(text)
+  if (ms === undefined) throw new QueryError(name, instantProblem(name))
   return ms
 }
 

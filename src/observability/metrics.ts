@@ -3,6 +3,7 @@
  * several); the ingest and the HTTP API register their instruments on it.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { Readiness } from './health.ts'
 
 export type { Registry }
 
@@ -88,6 +89,8 @@ export function createIngestMetrics(registry: Registry, gauges: IngestGauges): I
 
 export interface ApiMetrics {
   readonly requestSeconds: Histogram<'route' | 'method' | 'status'>
+  /** rankings computed for live streams, by outcome (changed, unchanged, failed) */
+  readonly streamComputations: Counter<'outcome'>
   readonly detailsLookups: Counter<'result'>
   /** bytes of reused top-k answers held (set by the events routes) */
   readonly answerCacheBytes: Gauge
@@ -96,7 +99,27 @@ export interface ApiMetrics {
 export function createApiMetrics(
   registry: Registry,
   ringMembers: () => ReadonlyArray<{ readonly id: string; readonly healthy: boolean }>,
+  streams: () => { readonly subscriptions: number; readonly queries: number } = () => ({
+    subscriptions: 0,
+    queries: 0,
+  }),
 ): ApiMetrics {
+  new Gauge({
+    name: 'rsvp_topk_topk_streams_open',
+    help: 'Live top-k streams (Server-Sent Events) open in this process',
+    registers: [registry],
+    collect() {
+      this.set(streams().subscriptions)
+    },
+  })
+  new Gauge({
+    name: 'rsvp_topk_topk_stream_queries',
+    help: 'Distinct queries the open live streams follow: each is computed once per change, whatever its streams',
+    registers: [registry],
+    collect() {
+      this.set(streams().queries)
+    },
+  })
   new Gauge({
     name: 'rsvp_topk_cache_ring_member',
     help: 'Redis ring nodes: 1 while the node is in the ring, 0 while it is out (failed its health check)',
@@ -114,6 +137,12 @@ export function createApiMetrics(
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    streamComputations: new Counter({
+      name: 'rsvp_topk_topk_stream_computations_total',
+      help: 'Rankings computed for live streams (one per change per distinct query), by outcome: changed (sent to its streams), unchanged, failed',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     answerCacheBytes: new Gauge({
       name: 'rsvp_topk_answer_cache_bytes',
       help: 'Bytes of reused top-k answers held in this process (at most TOPK_CACHE_MAX_MB)',
@@ -126,4 +155,34 @@ export function createApiMetrics(
       registers: [registry],
     }),
   }
+}
+
+export interface DependencySources {
+  /** the readiness report (observability/health.ts); the app's own probes PostgreSQL first */
+  readonly readiness: () => Readiness | Promise<Readiness>
+  readonly ringMembers: () => ReadonlyArray<{ readonly healthy: boolean }>
+}
+
+/**
+ * Registers `rsvp_topk_dependency_up{dependency}`, read at each scrape: 1 while a dependency is
+ * up, 0 otherwise. PostgreSQL and Kafka (those the process depends on: `api` has no Kafka) are 1
+ * only in the readiness state `up`; `waiting`, `failing` and `down` are 0, so an alert picks its
+ * own delay instead of inheriting DEPENDENCY_GRACE_SECONDS. Redis is 1 while at least one node is
+ * in the cache ring: with none, every lookup falls back to PostgreSQL.
+ */
+export function createDependencyMetrics(registry: Registry, sources: DependencySources): void {
+  new Gauge({
+    name: 'rsvp_topk_dependency_up',
+    help: 'Dependencies (postgres, kafka, redis): 1 while up, 0 while waiting to be first reached, failing or down; redis is up while at least one ring node is in the ring',
+    labelNames: ['dependency'],
+    registers: [registry],
+    async collect() {
+      const report = await sources.readiness()
+      for (const [dependency, state] of Object.entries(report.dependencies)) {
+        this.set({ dependency }, state.status === 'up' ? 1 : 0)
+      }
+      const members = sources.ringMembers()
+      if (members.length > 0) this.set({ dependency: 'redis' }, members.some((member) => member.healthy) ? 1 : 0)
+    },
+  })
 }

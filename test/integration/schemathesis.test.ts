@@ -24,6 +24,9 @@ function schemathesisArguments(base: string): string[] {
     'all',
     '--exclude-checks',
     'positive_data_acceptance',
+    // A live stream never ends by itself, which schemathesis would wait on; live-stream.test.ts covers it.
+    '--exclude-path',
+    '/api/v1/events/topk/stream',
     '--mode',
     'all',
     '--max-examples',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { TopkQuerySchema } from '../../../src/api/schemas.ts'
-import { parseTopkQuery, type RawQuery, TOPK_PARAMETERS } from '../../../src/api/topk-query.ts'
+import { parseTopkQuery, type RawQuery, TOPK_PARAMETERS, windowOf } from '../../../src/api/topk-query.ts'
 
 const MAX_K = 1000
 const DAY = 86_400_000
@@ -171,4 +171,28 @@ describe('parseTopkQuery', () => {
 
 test('the OpenAPI query parameters of top k should be exactly the parameters the parser accepts', () => {
   assert.deepEqual(Object.keys(TopkQuerySchema.properties).sort(), [...TOPK_PARAMETERS].sort())
+})
+
+describe('parseTopkQuery: last (a sliding window)', () => {
+  test('should read minutes, hours and days as a length in ms', () => {
+    assert.equal(ok({ last: '15m' }).lastMs, 15 * 60_000)
+    assert.equal(ok({ last: '1h' }).lastMs, 3_600_000)
+    assert.equal(ok({ last: '24h' }).lastMs, DAY)
+    assert.equal(ok({ last: '31d' }).lastMs, 31 * DAY)
+  })
+
+  test('should refuse what is not a length from 1m to the widest window, or comes with date, from or to', () => {
+    for (const last of ['0m', '1s', '1w', 'h', '1.5h', '32d', '-1h', ' 1h']) {
+      assert.equal(rejected({ last }).parameter, 'last', last)
+    }
+    assert.match(rejected({ last: '1h', date: '2021-03-01' }).message, /cannot be combined/)
+    assert.equal(rejected({ last: '1h', from: '2021-03-01' }).parameter, 'last')
+    assert.equal(rejected({ last: ['1h', '2h'] }).parameter, 'last')
+  })
+
+  test('should end the window when it is computed, not when it was asked', () => {
+    const query = ok({ last: '1h' })
+    assert.deepEqual(windowOf(query, NOW + 5000), { from: NOW + 5000 - 3_600_000, to: NOW + 5000 })
+    assert.equal(windowOf(ok({}), NOW), undefined)
+  })
 })
