@@ -15,6 +15,10 @@ set -euo pipefail
 . "$ROOT_DIR/stack/redis.sh"
 # shellcheck source=stack/python.sh
 . "$ROOT_DIR/stack/python.sh"
+# shellcheck source=stack/chromium.sh
+. "$ROOT_DIR/stack/chromium.sh"
+# shellcheck source=stack/prometheus.sh
+. "$ROOT_DIR/stack/prometheus.sh"
 
 usage() {
   cat <<EOF
@@ -35,12 +39,15 @@ Usage: ./dev.sh COMMAND
             test (unit and integration); leaves the stack as it found it
   up [COMPONENT…]
             start Kafka $KAFKA_VERSION, PostgreSQL 15 and three Redis 7 nodes on 127.0.0.1
-            (idempotent; installs what is missing); COMPONENT is kafka, postgres or redis
+            (idempotent; installs what is missing); COMPONENT is kafka, postgres or redis, or
+            prometheus: optional, never started unless named, it scrapes the service and
+            evaluates ops/alerts.yml (ops/README.md)
   down [--purge] [COMPONENT…]
             stop exactly the processes 'up' started (by their pid files); --purge also removes
-            their data (PostgreSQL's cluster wherever it lives, Kafka's logs, Redis's folders)
+            their data (PostgreSQL's cluster wherever it lives, Kafka's logs, Redis's folders,
+            Prometheus's TSDB); without COMPONENT also stops prometheus if it runs
   status    show what runs, with pids, ports and log files
-  logs [kafka|postgres|redis]
+  logs [kafka|postgres|redis|prometheus]
             print the last lines of the stack's logs
   env       print export lines for the service:  eval "\$(./dev.sh env)"
   help      this text
@@ -50,6 +57,7 @@ Ports (each can be moved with the variable in brackets):
   PostgreSQL 127.0.0.1:$PG_PORT [RSVP_TOPK_PG_PORT]
   Redis 127.0.0.1:${REDIS_PORTS[*]} [RSVP_TOPK_REDIS_PORTS, space-separated]
   HTTP API 127.0.0.1:$HTTP_PORT_DEFAULT [RSVP_TOPK_HTTP_PORT]
+  Prometheus (optional) 127.0.0.1:$PROMETHEUS_PORT [RSVP_TOPK_PROMETHEUS_PORT]
 Data, logs, pid files and generated passwords live in $LOCAL_DIR (git-ignored).
 EOF
 }
@@ -61,14 +69,15 @@ redis_is_up() {
   for port in "${REDIS_PORTS[@]}"; do pid_alive "$(redis_pid_file "$port")" || return 1; done
 }
 
-# `up` and `down` take component names (kafka, postgres, redis); none means all of them.
+# `up` and `down` take component names (kafka, postgres, redis, prometheus); none means the
+# stack's three (prometheus is optional: `up` starts it only when named).
 components() {
   local component
   [ $# -eq 0 ] && set -- postgres redis kafka
   for component in "$@"; do
     case "$component" in
-      kafka | postgres | redis) echo "$component" ;;
-      *) die "unknown component '$component' (kafka, postgres or redis)" ;;
+      kafka | postgres | redis | prometheus) echo "$component" ;;
+      *) die "unknown component '$component' (kafka, postgres, redis or prometheus)" ;;
     esac
   done
 }
@@ -89,15 +98,18 @@ cmd_down() {
     purge=1
     shift
   fi
+  # A plain `down` stops an optional Prometheus too: nothing would be left for it to scrape.
+  [ $# -eq 0 ] && set -- postgres redis kafka prometheus
   list="$(components "$@")"
   say "stopping the local stack"
-  for component in kafka redis postgres; do
+  for component in prometheus kafka redis postgres; do
     grep -qx "$component" <<<"$list" && "${component}_down"
   done
   if [ "$purge" = 1 ]; then
     grep -qx kafka <<<"$list" && { say "  removing kafka data in $KAFKA_DATA"; rm -rf "$KAFKA_DATA"; }
     grep -qx redis <<<"$list" && { say "  removing redis data in $REDIS_DIR"; rm -rf "$REDIS_DIR"; }
     grep -qx postgres <<<"$list" && postgres_purge
+    grep -qx prometheus <<<"$list" && { say "  removing prometheus data in $PROMETHEUS_DIR"; rm -rf "$PROMETHEUS_DIR"; }
   fi
   return 0
 }
@@ -106,6 +118,7 @@ cmd_status() {
   kafka_status
   postgres_status
   redis_status
+  prometheus_status
 }
 
 cmd_logs() {
@@ -118,9 +131,12 @@ cmd_logs() {
         [ -f "$(redis_node_dir "$port")/redis.log" ] &&
           { echo "== redis $port"; tail -n 20 "$(redis_node_dir "$port")/redis.log"; }
       done
+      ;;&
+    prometheus | all)
+      [ -f "$PROMETHEUS_LOG" ] && { echo "== prometheus ($PROMETHEUS_LOG)"; tail -n 40 "$PROMETHEUS_LOG"; }
       ;;
-    kafka | postgres) ;;
-    *) die "logs takes kafka, postgres or redis, not '$which'" ;;
+    kafka | postgres | redis) ;;
+    *) die "logs takes kafka, postgres, redis or prometheus, not '$which'" ;;
   esac
   return 0
 }
@@ -162,6 +178,10 @@ cmd_test() {
   # schemathesis checks the API against its own OpenAPI document.
   ensure_python_tools
   export RSVP_TOPK_SCHEMATHESIS="$VENV_DIR/bin/st"
+  # The live page is tested in a real browser (sets RSVP_TOPK_CHROMIUM).
+  ensure_chromium
+  # promtool checks and unit-tests ops/alerts.yml (exports RSVP_TOPK_PROMTOOL).
+  ensure_promtool
   cd "$ROOT_DIR"
   say "== type-check (tsc)"
   npm run -s typecheck || failures=$((failures + 1))
