@@ -10,6 +10,10 @@
  * machine's capacity measures the backlog rather than the service, so the suite passes the
  * capacity its own ingest run measured and reports freshness at 30% of it.
  *
+ * The same probes measure the live stream too: one `GET /api/v1/events/topk/stream` follows every
+ * probe (their groups share a topic), and a probe's pushed freshness is from its send until a
+ * pushed ranking holds it (no polling: what a live page sees).
+ *
  * Probes start after --warmup-seconds (5) of load: the first seconds of a service just started
  * measure its cold code (not yet optimised) rather than its freshness. The five slowest probes
  * are printed with when they were sent.
@@ -17,7 +21,8 @@
  *   eval "$(./dev.sh env)" && node bench/freshness.ts [--rate 10000] [--seconds 30] [--warmup-seconds 5]
  *   eval "$(./dev.sh env)" && node bench/freshness.ts --capacity 50000 [--capacity-fraction 0.3] [--seconds 30]
  *
- * Writes bench/results/freshness.json: freshness_p50_ms, freshness_p99_ms, the rate asked for and
+ * Writes bench/results/freshness.json: freshness_p50_ms, freshness_p99_ms (polled), the pushed
+ * freshness_pushed_p50_ms and freshness_pushed_p99_ms, the rate asked for and
  * the rate produced, and the capacity and fraction when the rate came from them.
  */
 import { spawn } from 'node:child_process'
@@ -26,6 +31,7 @@ import { writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { createParser } from 'eventsource-parser'
 import { loadConfig } from '../src/config.ts'
 import { createRawProducer, deleteTopics, ensureTopics } from '../src/kafka/client.ts'
 import { generateStream } from '../src/producer/generator.ts'
@@ -35,6 +41,9 @@ import { createFreshDatabase, machine, peakRssMb } from './support.ts'
 export interface FreshnessResult {
   readonly freshness_p50_ms: number
   readonly freshness_p99_ms: number
+  /** the same probes as the live stream pushed them */
+  readonly freshness_pushed_p50_ms: number
+  readonly freshness_pushed_p99_ms: number
   readonly freshness_probes: number
   /** the rate produced, measured over the producing (not the wait for the last probes) */
   readonly freshness_rate_per_s: number
@@ -100,6 +109,13 @@ export async function runFreshnessBench(options: {
         () => false,
       )
     }
+    // Every probe's group has this topic too: one stream follows them all.
+    const probesTopic = `${run}-probes`
+    const pushedAt = new Map<string, number>()
+    const live = await followStream(`${base}/api/v1/events/topk/stream?k=1000&topic=${probesTopic}`, (ranking) => {
+      for (const event of ranking.events)
+        if (!pushedAt.has(event.event_id)) pushedAt.set(event.event_id, performance.now())
+    })
     console.log(
       `freshness: ${describe(options.load)} for ${options.warmupSeconds} s of warm-up, then ${options.seconds} s with a probe every 250 ms …`,
     )
@@ -113,6 +129,7 @@ export async function runFreshnessBench(options: {
     const perTick = Math.max(1, Math.round((rate * tickMs) / 1000))
     const started = performance.now()
     const latencies: number[] = []
+    const pushed: number[] = []
     const slowest: Array<{ ms: number; atSeconds: number }> = []
     const probes: Promise<void>[] = []
     let ticks = 0
@@ -158,7 +175,10 @@ export async function runFreshnessBench(options: {
           group_country: 'us',
           group_lat: 1,
           group_lon: 1,
-          group_topics: [{ urlkey: topic, topic_name: topic }],
+          group_topics: [
+            { urlkey: topic, topic_name: topic },
+            { urlkey: probesTopic, topic_name: probesTopic },
+          ],
         },
       }
       const sentAt = performance.now()
@@ -175,9 +195,20 @@ export async function runFreshnessBench(options: {
       }
       latencies.push(performance.now() - sentAt)
       slowest.push({ ms: performance.now() - sentAt, atSeconds: (sentAt - started) / 1000 })
+      for (;;) {
+        const at = pushedAt.get(topic)
+        if (at !== undefined) {
+          pushed.push(at - sentAt)
+          break
+        }
+        if (performance.now() - sentAt > 30_000) throw new Error(`probe ${n} not pushed after 30 s`)
+        await sleep(10)
+      }
     }
+    live.close()
 
     latencies.sort((a, b) => a - b)
+    pushed.sort((a, b) => a - b)
     slowest.sort((a, b) => b.ms - a.ms)
     console.log(
       `freshness: slowest probes ${slowest
@@ -188,6 +219,8 @@ export async function runFreshnessBench(options: {
     const result = {
       freshness_p50_ms: Math.round(percentile(latencies, 50)),
       freshness_p99_ms: Math.round(percentile(latencies, 99)),
+      freshness_pushed_p50_ms: Math.round(percentile(pushed, 50)),
+      freshness_pushed_p99_ms: Math.round(percentile(pushed, 99)),
       freshness_probes: latencies.length,
       freshness_rate_per_s: Math.round(sent / producedSeconds),
       freshness_requested_rate_per_s: rate,
@@ -196,6 +229,9 @@ export async function runFreshnessBench(options: {
       freshness_warmup_seconds: options.warmupSeconds,
       serve_peak_rss_mb: peakRssMb(service.pid),
     }
+    console.log(
+      `freshness, pushed by the live stream: p50 ${result.freshness_pushed_p50_ms} ms, p99 ${result.freshness_pushed_p99_ms} ms`,
+    )
     console.log(
       `freshness: p50 ${result.freshness_p50_ms} ms, p99 ${result.freshness_p99_ms} ms over ${result.freshness_probes} probes at ${result.freshness_rate_per_s.toLocaleString('en')} RSVPs/s produced, asked ${describe(options.load)} (serve peak RSS ${result.serve_peak_rss_mb} MB)`,
     )
@@ -229,6 +265,27 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = fileURLToPath(new URL('./results/freshness.json', import.meta.url))
   writeFileSync(file, `${JSON.stringify({ ...result, machine: machine() }, null, 2)}\n`)
   console.log('written: bench/results/freshness.json')
+}
+
+/** Follows a live top-k stream, handing each ranking to `onRanking`, until close(). */
+async function followStream(
+  url: string,
+  onRanking: (ranking: { events: Array<{ event_id: string }> }) => void,
+): Promise<{ close(): void }> {
+  const abort = new AbortController()
+  const response = await fetch(url, { signal: abort.signal })
+  if (!response.ok || response.body === null) throw new Error(`the live stream answered ${response.status}`)
+  const parser = createParser({
+    onEvent: (event) => {
+      if (event.event === 'ranking') onRanking(JSON.parse(event.data))
+    },
+  })
+  const body = response.body
+  void (async () => {
+    const decoder = new TextDecoder()
+    for await (const chunk of body) parser.feed(decoder.decode(chunk, { stream: true }))
+  })().catch(() => {})
+  return { close: () => abort.abort() }
 }
 
 /** --rate alone (default 10,000), or --capacity with an optional --capacity-fraction (default 0.3); not both. */
