@@ -240,6 +240,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         batchMaxBytes: config.ingest.batchMaxBytes,
         batchMaxWaitMs: config.ingest.batchMaxWaitMs,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        lagIntervalMs: config.ingest.groupCheckMs,
       },
       {
         kafka: config.kafka,

@@ -32,6 +32,9 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_MB, INGEST_BATCH_MAX_WAIT_MS
                      batch limits (default 20000 messages, 16 MB of messages, 50 ms);
                      memory grows with INGEST_BATCH_MAX_MB (README: Memory)
+  INGEST_GROUP_CHECK_SECONDS  how often the ingest checks its lag, its progress and that every
+                     partition has an owner (default 5; partitions added to the topic are
+                     read within about this long plus one rebalance)
   DEPENDENCY_GRACE_SECONDS  how long PostgreSQL or Kafka may fail before /readyz of 'ingest'
                      and 'serve' says 503 (default 30)
   LOG_LEVEL          fatal|error|warn|info|debug|trace|silent (default info)`

@@ -65,6 +65,8 @@ export interface Config {
     /** bytes of message keys and values per batch: with the batch count, what bounds memory */
     readonly batchMaxBytes: number
     readonly batchMaxWaitMs: number
+    /** how often the consumer lag, the group's progress and its coverage of the partitions are checked, in ms */
+    readonly groupCheckMs: number
   }
   readonly readiness: {
     /** how long a dependency may keep failing before /readyz of ingest and serve reports it */
@@ -261,6 +263,7 @@ export function loadConfig(env: Env = process.env): Config {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),
       batchMaxBytes: integer(env, 'INGEST_BATCH_MAX_MB', 16, 1, 1024, problems) * 2 ** 20,
       batchMaxWaitMs: integer(env, 'INGEST_BATCH_MAX_WAIT_MS', 50, 1, 60_000, problems),
+      groupCheckMs: integer(env, 'INGEST_GROUP_CHECK_SECONDS', 5, 1, 300, problems) * 1000,
     },
     readiness: {
       dependencyGraceMs: integer(env, 'DEPENDENCY_GRACE_SECONDS', 30, 0, 86_400, problems) * 1000,

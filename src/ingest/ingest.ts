@@ -13,6 +13,7 @@ import {
   type ConsumedMessage,
   createGroupConsumer,
   type GroupConsumer,
+  groupCoverage,
   groupPosition,
   type KafkaConnection,
   type RawProducer,
@@ -80,6 +81,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   let applying = 0
   let newestApplied = 0
   let running: Promise<void> | undefined
+  /** set to end the current session at the next batch boundary and join the group again */
+  let rejoinRequested = false
 
   const stall = createStallClock()
   const dependencyFailed = (dependency: DependencyName, error: unknown) => {
@@ -184,6 +187,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       } catch (error) {
         if (!shutdown.signal.aborted) logger.debug({ err: error }, 'could not read the consumer lag')
       }
+      await rejoinForUnownedPartitions()
       const stalled = stall.stalledSeconds()
       // After a rejoin the new session gets as long again before it is judged.
       const sinceRejoin = (Date.now() - rejoinedAt) / 1000
@@ -199,6 +203,32 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     }
   }
 
+  /**
+   * Partitions added to the topic are owned by no member until the group rebalances, and the
+   * Kafka client does not rebalance for them by itself: when the broker shows a stable group
+   * leaving partitions unowned, this member joins again (at once when no batch is in PostgreSQL,
+   * else after the batches in hand), and the rebalance hands them out, read from their earliest
+   * offset since nobody committed any. Checked every lag interval (5 s by default).
+   */
+  async function rejoinForUnownedPartitions(): Promise<void> {
+    if (consumer === undefined || rejoinRequested || shutdown.signal.aborted) return
+    let coverage: Awaited<ReturnType<typeof groupCoverage>>
+    try {
+      coverage = await groupCoverage(deps.kafka, options.groupId, options.topic)
+    } catch (error) {
+      logger.debug({ err: error }, 'could not read the consumer group')
+      return
+    }
+    if (!coverage.stable || coverage.unowned.length === 0 || consumer === undefined) return
+    logger.info(
+      { partitions: coverage.partitions, unowned: coverage.unowned },
+      'partitions of the topic that no group member owns (added since the group last balanced): joining the group again',
+    )
+    rejoinRequested = true
+    if (applying === 0)
+      await consumer.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
+  }
+
   async function runSessions(): Promise<void> {
     let failures = 0
     while (!shutdown.signal.aborted) {
@@ -206,6 +236,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       let batchFailure: { error: unknown } | undefined
       const batchesOfSession = createBatchSequence()
       sequence = batchesOfSession
+      rejoinRequested = false
       try {
         const session = await createGroupConsumer(deps.kafka, {
           groupId: options.groupId,
@@ -226,7 +257,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           ...(options.batchMaxBytes !== undefined && { maxBytes: options.batchMaxBytes }),
           sizeOf: messageBytes,
         })) {
-          if (shutdown.signal.aborted) break
+          // A rejoin drops this batch unapplied: its offsets are not committed, so it comes again.
+          if (shutdown.signal.aborted || rejoinRequested) break
           stall.received()
           // Parsed while earlier batches are in their transactions (see batch-sequence.ts).
           const prepared = await prepareBatch(batch, logger)

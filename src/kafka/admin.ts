@@ -151,3 +151,56 @@ export async function groupPosition(
     await admin.close()
   }
 }
+
+/** A topic's partitions that no member of a stable consumer group owns. */
+export interface GroupCoverage {
+  /** the group is stable (not rebalancing, not empty): its assignment is settled */
+  readonly stable: boolean
+  readonly partitions: number
+  /** partitions of the topic in no member's assignment, ascending */
+  readonly unowned: readonly number[]
+}
+
+/**
+ * Which partitions of `topic` the group's members own, from the broker's view (DescribeGroups
+ * with the members' assignments, and fresh metadata). Partitions added to a topic are owned by
+ * nobody until the group rebalances, which the Kafka client does not start by itself.
+ */
+export async function groupCoverage(
+  connection: KafkaConnection,
+  groupId: string,
+  topic: string,
+): Promise<GroupCoverage> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true })
+    const partitions = metadata.topics.get(topic)?.partitionsCount ?? 0
+    const groups = await admin.describeGroups({ groups: [groupId] })
+    const group = groups.get(groupId)
+    const owned: number[] = []
+    for (const member of group?.members.values() ?? [])
+      owned.push(...(member.assignments?.get(topic)?.partitions ?? []))
+    return { stable: group?.state === 'Stable', partitions, unowned: unownedPartitions(partitions, owned) }
+  } finally {
+    await admin.close()
+  }
+}
+
+/** The partitions 0 … count-1 that are not in `owned`, ascending. */
+export function unownedPartitions(count: number, owned: Iterable<number>): number[] {
+  const ownedSet = new Set(owned)
+  const unowned: number[] = []
+  for (let partition = 0; partition < count; partition++) if (!ownedSet.has(partition)) unowned.push(partition)
+  return unowned
+}
+
+/** Grows `topic` to `count` partitions (Kafka cannot shrink a topic), waiting for their leaders. */
+export async function addPartitions(connection: KafkaConnection, topic: string, count: number): Promise<void> {
+  const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
+  try {
+    await admin.createPartitions({ topics: [{ name: topic, count }] })
+    await waitForLeaders(admin, [topic])
+  } finally {
+    await admin.close()
+  }
+}
