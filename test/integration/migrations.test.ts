@@ -19,7 +19,8 @@ test('0005 forgets members on a database that holds them, and keeps every RSVP a
                   VALUES (1, 1000, 'e1', 'yes', 2, 7)`)
   await db.query(`INSERT INTO events (event_id, yes_rsvps, attendees) VALUES ('e1', 1, 3)`)
 
-  assert.deepEqual(await migrate(db, { logger: silentLogger }, all), ['0005'])
+  const through0005 = all.filter((m) => m.version <= '0005')
+  assert.deepEqual(await migrate(db, { logger: silentLogger }, through0005), ['0005'])
   const tables = await db.query<{ name: string }>(
     "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'members'",
   )
@@ -33,6 +34,9 @@ test('0005 forgets members on a database that holds them, and keeps every RSVP a
   assert.deepEqual(rsvps.rows, [{ rsvp_id: 1, mtime: 1000, event_id: 'e1', response: 'yes', guests: 2 }])
   const events = await db.query('SELECT event_id, yes_rsvps, attendees FROM events')
   assert.deepEqual(events.rows, [{ event_id: 'e1', yes_rsvps: 1, attendees: 3 }])
+  // And the migrations after it run on what it left.
+  const later = all.filter((m) => m.version > '0005').map((m) => m.version)
+  assert.deepEqual(await migrate(db, { logger: silentLogger }, all), later)
 })
 
 test('a migration may run longer than the pool query timeout', async (t) => {
