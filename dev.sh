@@ -9,10 +9,16 @@ set -euo pipefail
 . "$ROOT_DIR/stack/node.sh"
 # shellcheck source=stack/kafka.sh
 . "$ROOT_DIR/stack/kafka.sh"
+# shellcheck source=stack/kafka-cluster.sh
+. "$ROOT_DIR/stack/kafka-cluster.sh"
 # shellcheck source=stack/postgres.sh
 . "$ROOT_DIR/stack/postgres.sh"
+# shellcheck source=stack/postgres-cluster.sh
+. "$ROOT_DIR/stack/postgres-cluster.sh"
 # shellcheck source=stack/redis.sh
 . "$ROOT_DIR/stack/redis.sh"
+# shellcheck source=stack/redis-cluster.sh
+. "$ROOT_DIR/stack/redis-cluster.sh"
 # shellcheck source=stack/python.sh
 . "$ROOT_DIR/stack/python.sh"
 # shellcheck source=stack/chromium.sh
@@ -35,6 +41,9 @@ Usage: ./dev.sh COMMAND
             the chaos suite: real service processes under faults (SIGKILLs, PostgreSQL, Kafka
             and Redis stopped, hostile messages), each checked against the counting contract;
             prints a table (./dev.sh chaos --help for the scenarios)
+  chaos --cluster [--quick] [--only NAME…]
+            the clustered stack's chaos scenarios (a Kafka broker killed with SIGKILL mid-stream
+            and started again, …) against what 'up --cluster' started, which must be up
   test      install what is missing, bring the stack up if needed, type-check, lint and run every
             test (unit and integration); leaves the stack as it found it
   up [COMPONENT…]
@@ -42,20 +51,34 @@ Usage: ./dev.sh COMMAND
             (idempotent; installs what is missing); COMPONENT is kafka, postgres or redis, or
             prometheus: optional, never started unless named, it scrapes the service and
             evaluates ops/alerts.yml (ops/README.md)
+  up --cluster
+            the clustered stack instead (not used by demo or test): three Kafka brokers, each also
+            a voter of the controller quorum, then a PostgreSQL primary+replica and a Redis
+            Cluster when stack/postgres-cluster.sh and stack/redis-cluster.sh provide them
+            (idempotent; waits until a topic with 3 replicas has all 3 in sync)
+  down --cluster [--purge]
+            stop exactly what 'up --cluster' started; --purge also removes the cluster's data
   down [--purge] [COMPONENT…]
             stop exactly the processes 'up' started (by their pid files); --purge also removes
             their data (PostgreSQL's cluster wherever it lives, Kafka's logs, Redis's folders,
             Prometheus's TSDB); without COMPONENT also stops prometheus if it runs
-  status    show what runs, with pids, ports and log files
+  status    show what runs, with pids, ports and log files (the clustered stack's parts too, once
+            it was brought up here)
   logs [kafka|postgres|redis|prometheus]
             print the last lines of the stack's logs
   env       print export lines for the service:  eval "\$(./dev.sh env)"
+  env --cluster
+            the same for the clustered stack: its KAFKA_BROKERS (all three), DATABASE_URL and
+            DATABASE_READ_URL, REDIS_CLUSTER, the rest as for the single node
   help      this text
 
 Ports (each can be moved with the variable in brackets):
   Kafka 127.0.0.1:$KAFKA_PORT [RSVP_TOPK_KAFKA_PORT], controller $KAFKA_CONTROLLER_PORT [RSVP_TOPK_KAFKA_CONTROLLER_PORT]
+  Kafka cluster (--cluster) 127.0.0.1:${KAFKA_CLUSTER_PORTS[*]} [RSVP_TOPK_CLUSTER_KAFKA_PORTS],
+    controllers ${KAFKA_CLUSTER_CONTROLLER_PORTS[*]} [RSVP_TOPK_CLUSTER_KAFKA_CONTROLLER_PORTS]
   PostgreSQL 127.0.0.1:$PG_PORT [RSVP_TOPK_PG_PORT]
   Redis 127.0.0.1:${REDIS_PORTS[*]} [RSVP_TOPK_REDIS_PORTS, space-separated]
+  Redis Cluster (--cluster) 127.0.0.1:${REDIS_CLUSTER_PORTS[*]}, bus port + 10000 [RSVP_TOPK_CLUSTER_REDIS_PORTS]
   HTTP API 127.0.0.1:$HTTP_PORT_DEFAULT [RSVP_TOPK_HTTP_PORT]
   Prometheus (optional) 127.0.0.1:$PROMETHEUS_PORT [RSVP_TOPK_PROMETHEUS_PORT]
 Data, logs, pid files and generated passwords live in $LOCAL_DIR (git-ignored).
@@ -84,6 +107,7 @@ components() {
 
 cmd_up() {
   local started list component
+  [ "${1:-}" = --cluster ] && { shift; cmd_up_cluster "$@"; return; }
   started="$(now)"
   list="$(components "$@")"
   say "bringing the local stack up (data in $LOCAL_DIR)"
@@ -94,6 +118,7 @@ cmd_up() {
 
 cmd_down() {
   local list component purge=0
+  [[ " $* " == *" --cluster "* ]] && { cmd_down_cluster "$@"; return; }
   if [ "${1:-}" = --purge ]; then
     purge=1
     shift
@@ -119,6 +144,47 @@ cmd_status() {
   postgres_status
   redis_status
   prometheus_status
+  if kafka_cluster_present; then
+    kafka_cluster_status
+    if declare -F pg_cluster_status >/dev/null; then pg_cluster_status; fi
+    if declare -F redis_cluster_status >/dev/null; then redis_cluster_status; fi
+  fi
+}
+
+# The clustered stack (`up --cluster`): Kafka's three brokers always, PostgreSQL's primary+replica
+# and the Redis Cluster when their scripts define them. Printed in start order.
+cluster_parts() {
+  echo kafka_cluster
+  if declare -F pg_cluster_up >/dev/null; then echo pg_cluster; fi
+  if declare -F redis_cluster_up >/dev/null; then echo redis_cluster; fi
+}
+
+cmd_up_cluster() {
+  [ $# -eq 0 ] || die "up --cluster takes no component"
+  local started part
+  started="$(now)"
+  say "bringing the clustered stack up (data in $LOCAL_DIR/cluster)"
+  ensure_deps
+  for part in $(cluster_parts); do "${part}_up"; done
+  say "clustered stack up in $(elapsed "$started") s; run: eval \"\$(./dev.sh env --cluster)\""
+}
+
+# Stops what `up --cluster` starts, in the reverse order; --purge then removes its data.
+cmd_down_cluster() {
+  local arg part purge=0
+  for arg in "$@"; do
+    case "$arg" in
+      --cluster) ;;
+      --purge) purge=1 ;;
+      *) die "down --cluster takes --purge only, not '$arg'" ;;
+    esac
+  done
+  say "stopping the clustered stack"
+  for part in $(cluster_parts | tac); do "${part}_down"; done
+  if [ "$purge" = 1 ]; then
+    for part in $(cluster_parts | tac); do "${part}_purge"; done
+  fi
+  return 0
 }
 
 cmd_logs() {
@@ -162,7 +228,26 @@ EOF
 
 cmd_env() {
   [ -s "$SECRETS_FILE" ] || say "note: the stack has never been brought up here; run ./dev.sh up first"
-  print_env
+  if [ "${1:-}" = --cluster ]; then print_cluster_env; else print_env; fi
+}
+
+# The service's settings for the clustered stack: the lines of its parts (which may also unset a
+# variable, as REDIS_RING for REDIS_CLUSTER) replace those of the single node; the rest (topic,
+# group, HTTP port) stays, and the PATH line comes last.
+print_cluster_env() {
+  local cluster names line name
+  cluster="$(kafka_cluster_env)"
+  if declare -F pg_cluster_env >/dev/null; then cluster+=$'\n'"$(pg_cluster_env)"; fi
+  if declare -F redis_cluster_env >/dev/null; then cluster+=$'\n'"$(redis_cluster_env)"; fi
+  names=" $(sed -nE -e 's/^export ([A-Za-z_][A-Za-z0-9_]*)=.*/\1/p' -e 's/^unset (.*)/\1/p' <<<"$cluster" | tr '\n' ' ') "
+  while IFS= read -r line; do
+    name="$(sed -nE 's/^export ([A-Za-z_][A-Za-z0-9_]*)=.*/\1/p' <<<"$line")"
+    [ "$name" = PATH ] && continue
+    [ -n "$name" ] && [[ "$names" == *" $name "* ]] && continue
+    echo "$line"
+  done <<<"$(print_env)"
+  echo "$cluster"
+  print_env | grep '^export PATH=' || true
 }
 
 cmd_test() {
@@ -231,12 +316,30 @@ export_redis_admin() {
 }
 
 cmd_chaos() {
+  [ "${1:-}" = --cluster ] && { shift; cmd_chaos_cluster "$@"; return; }
   ensure_deps
   up_for_this_run
   eval "$(print_env)"
   export_redis_admin
   cd "$ROOT_DIR"
   node chaos/run.ts "$@"
+}
+
+# Against the clustered stack `up --cluster` started (it is not brought up here: three JVMs take
+# most of a minute). PostgreSQL and Redis are the single node's when the cluster has none.
+cmd_chaos_cluster() {
+  ensure_deps
+  kafka_cluster_is_up || die "the Kafka cluster is not up: run ./dev.sh up --cluster first"
+  if ! declare -F pg_cluster_up >/dev/null; then
+    postgres_is_up || die "PostgreSQL is not up: run ./dev.sh up postgres (the cluster has none of its own)"
+  fi
+  if ! declare -F redis_cluster_up >/dev/null; then
+    redis_is_up || die "Redis is not up: run ./dev.sh up redis (the cluster has none of its own)"
+  fi
+  eval "$(print_cluster_env)"
+  export_redis_admin
+  cd "$ROOT_DIR"
+  node chaos/run.ts --cluster "$@"
 }
 
 cmd_bench() {

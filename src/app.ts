@@ -6,24 +6,34 @@
  * Close runs in reverse, so the consumer commits and leaves the group before anything it needs
  * goes away; a close during start-up ends the waiting.
  */
+
+import pLimit from 'p-limit'
 import { createIngestStatus, createStatusFeed } from './api/ingest-status.ts'
 import { buildServer, type Server } from './api/server.ts'
 import { createTopkAnswerer, dependsOnClock } from './api/topk-answer.ts'
 import type { TopkQuery } from './api/topk-query.ts'
 import { createTopkStreamHub, type TopkStreamHub } from './api/topk-stream-hub.ts'
 import { cacheKeyPrefix, createEventDetailsCache } from './cache/event-details-cache.ts'
-import { type CacheRing, createCacheRing } from './cache/ring.ts'
+import { createRedisCache } from './cache/redis-cache.ts'
+import type { CacheRing } from './cache/ring.ts'
 import type { Config } from './config.ts'
 import { ErrorCodes, isAppError } from './errors.ts'
 import { createIngest, type Ingest } from './ingest/ingest.ts'
 import { retryUntilDone } from './ingest/retry.ts'
 import { createRawProducer, ensureTopics, type RawProducer } from './kafka/client.ts'
-import { createHealth, type DependencyName, type Health, type Readiness } from './observability/health.ts'
+import {
+  createHealth,
+  type DependencyName,
+  type DependencyState,
+  type Health,
+  type Readiness,
+} from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
 import {
   createApiMetrics,
   createDependencyMetrics,
   createIngestMetrics,
+  createReadMetrics,
   createRegistry,
 } from './observability/metrics.ts'
 import {
@@ -35,6 +45,7 @@ import {
 import { readEvents, readGroups, readVenues } from './store/event-details.ts'
 import { migrate } from './store/migrate.ts'
 import { createPostgres, type Postgres } from './store/postgres.ts'
+import { createReadRouter, type ReadRouter } from './store/read-router.ts'
 
 export interface AppOptions {
   readonly ingest: boolean
@@ -47,9 +58,12 @@ export interface AppOptions {
 // An API request waits at most this long for PostgreSQL; a client that waits longer has gone.
 const API_QUERY_TIMEOUT_MS = 5000
 const READY_PROBE_TIMEOUT_MS = 2000
+/** A replica that does not answer within this takes a connection attempt no longer: the primary answers. */
+const REPLICA_CONNECT_TIMEOUT_MS = 2000
 /** A live ranking is computed at most this often (4 a second), however often batches commit. */
 const STREAM_MIN_INTERVAL_MS = 250
 const STREAM_HEARTBEAT_MS = 15_000
+const STREAM_CONCURRENCY = 2
 
 export interface App {
   /** Resolves once every dependency answered and the consumer runs; rejects on a fatal error. */
@@ -61,8 +75,8 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
   const logger = deps.logger
   const registry = createRegistry()
   const db = createPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize }, { logger })
-  // The ring serves the API and takes the ingest's invalidations, so both modes have it.
-  const ring: CacheRing = createCacheRing(config.redis.ring, {
+  // The ring (or the Redis Cluster) serves the API and takes the ingest's invalidations, so both modes have it.
+  const ring: CacheRing = createRedisCache(config.redis, {
     logger,
     keyPrefix: cacheKeyPrefix(config.postgres.dataSet),
   })
@@ -80,12 +94,47 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         { logger },
       )
     : undefined
+  // The API's reads go to the replica when DATABASE_READ_URL names one (store/read-router.ts);
+  // the ingest's writes, migrations, /readyz's probe and LISTEN stay on the primary.
+  let readRouter: ReadRouter | undefined
+  const readMetrics = apiDb
+    ? createReadMetrics(registry, config.postgres.readUrl ? () => readRouter?.status().lagSeconds : undefined)
+    : undefined
+  if (apiDb && readMetrics) {
+    readRouter = createReadRouter(
+      {
+        primary: apiDb,
+        replica: config.postgres.readUrl
+          ? createPostgres(
+              {
+                url: config.postgres.readUrl,
+                poolSize: config.postgres.poolSize,
+                queryTimeoutMs: API_QUERY_TIMEOUT_MS,
+                connectionTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS,
+              },
+              { logger },
+            )
+          : undefined,
+        maxLagSeconds: config.postgres.replicaMaxLagSeconds,
+      },
+      {
+        logger,
+        onRead: (target) => readMetrics.reads.inc({ target }),
+        onWait: (outcome) => readMetrics.replicaWaits.inc({ outcome }),
+      },
+    )
+  }
+  const routed = readRouter
+  // Details read into the cache must be at least as new as the batches heard of: the ingest
+  // deleted their entries before notifying, and an entry read from a replica that has not replayed
+  // the batch would put the old details back for REDIS_TTL_SECONDS.
+  const detailsDb = async () => (routed ? await routed.fresh() : db)
   const details = createEventDetailsCache({
     ring,
     read: {
-      events: (ids) => readEvents(apiDb ?? db, ids),
-      groups: (ids) => readGroups(apiDb ?? db, ids),
-      venues: (ids) => readVenues(apiDb ?? db, ids),
+      events: async (ids) => readEvents(await detailsDb(), ids),
+      groups: async (ids) => readGroups(await detailsDb(), ids),
+      venues: async (ids) => readVenues(await detailsDb(), ids),
     },
     ttlSeconds: config.redis.ttlSeconds,
     namespace: config.postgres.dataSet,
@@ -95,9 +144,15 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
   // told of batches by whichever ingest process committed them (store/batch-notifications.ts).
   const ingestStatus = createIngestStatus()
   const statusFeed = apiDb ? createStatusFeed(ingestStatus, { intervalMs: 1000 }) : undefined
-  if (apiDb && apiMetrics) {
+  if (apiDb && apiMetrics && routed) {
     hub = createTopkStreamHub<TopkQuery>({
-      compute: createTopkAnswerer({ db: apiDb, details, now: Date.now }),
+      // A ranking is computed because of a notice: from the replica once it has replayed the
+      // batch the notice announced, or from the primary (ReadRouter.fresh).
+      // At most two computations at once: live rankings must not take the pool from requests.
+      compute: limitConcurrency(
+        async (query: TopkQuery) => createTopkAnswerer({ db: await routed.fresh(), details, now: Date.now })(query),
+        STREAM_CONCURRENCY,
+      ),
       clockDependent: dependsOnClock,
       minIntervalMs: STREAM_MIN_INTERVAL_MS,
       clockIntervalMs: 10_000,
@@ -152,13 +207,34 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         probeFailed = true
       }
     }
-    const report = health.readiness()
+    const report = withReplica(health.readiness())
     if (!(options.api && probeFailed) || report.missing.includes('postgres')) return report
     return { ...report, ready: false, missing: [...report.missing, 'postgres'] }
   }
 
+  /**
+   * The replica's state, for /readyz to show; never in `missing`: while it is down the primary
+   * answers every read, so the process stays ready.
+   */
+  function withReplica(report: Readiness): Readiness {
+    const replica = routed?.status()
+    if (replica === undefined || replica.state === 'none') return report
+    const state: DependencyState =
+      replica.state === 'down'
+        ? {
+            status: 'down',
+            ...(replica.since !== undefined && { since: new Date(replica.since).toISOString() }),
+            error: `${replica.reason}; reads go to the primary`,
+          }
+        : { status: replica.state }
+    return { ...report, dependencies: { ...report.dependencies, replica: state } }
+  }
+
   async function startInOrder(): Promise<void> {
-    logger.info({ database: config.postgres.safeUrl, brokers: config.kafka.brokers }, 'starting')
+    logger.info(
+      { database: config.postgres.safeUrl, replica: config.postgres.readSafeUrl, brokers: config.kafka.brokers },
+      'starting',
+    )
     if (options.httpPort !== undefined) {
       server = await buildServer({
         logger,
@@ -167,10 +243,10 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         serving: () => schemaReady,
         requestTimeoutMs: config.http.requestTimeoutMs,
         maxConnections: config.http.maxConnections,
-        ...(apiDb &&
+        ...(routed &&
           apiMetrics && {
             events: {
-              db: apiDb,
+              db: routed.reads,
               details,
               maxK: config.http.maxK,
               answerReuseMs: config.http.topkCacheMs,
@@ -186,6 +262,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
               hub,
               status: statusFeed,
               maxStreams: config.http.topkStreamsMax,
+              maxQueries: config.http.topkStreamQueriesMax,
               maxK: config.http.maxK,
               maxWindowMs: config.http.topkMaxWindowMs,
               heartbeatMs: STREAM_HEARTBEAT_MS,
@@ -199,18 +276,20 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
     health.up('postgres')
     schemaReady = true
     if (applied.length > 0) logger.info({ applied }, 'database schema migrated')
-    if (apiDb && hub) {
+    if (apiDb && hub && routed) {
       const following = hub
       batchListener = listenForBatches(
         apiDb,
         {
+          // Computed once fresh reads wait for the batch's WAL position (a replica may not have it yet).
           onBatch: (notice) => {
             ingestStatus.record(notice, Date.now())
-            following.changed()
+            void routed.heard(notice.walLsn).then(() => following.changed())
           },
-          // Batches committed while not listening went unheard: read again what they may have moved.
+          // Batches committed while not listening went unheard: read again what they may have moved
+          // (fresh reads wait for the primary's position now).
           onListening: () => {
-            following.changed()
+            void routed.heard(null).then(() => following.changed())
             readNewestRsvpMtime(apiDb).then(
               (newest) => ingestStatus.seen(newest),
               (error: unknown) => logger.warn({ err: error }, 'could not read the newest RSVP time'),
@@ -288,6 +367,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
       await batchListener?.close()
       await deadLetters?.close()
       await ring.close()
+      await readRouter?.close()
       await apiDb?.close()
       await db.close()
     },
@@ -304,4 +384,10 @@ async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Pr
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** `work` with at most `concurrency` calls running at once; the others wait their turn (p-limit). */
+function limitConcurrency<A, R>(work: (argument: A) => Promise<R>, concurrency: number): (argument: A) => Promise<R> {
+  const limit = pLimit(concurrency)
+  return (argument) => limit(() => work(argument))
 }

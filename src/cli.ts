@@ -14,10 +14,17 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   KAFKA_GROUP_ID     consumer group                     (default rsvp-topk)
   KAFKA_CLIENT_ID    client id prefix seen by brokers   (default rsvp-topk)
   KAFKA_PARTITIONS   partitions of topics we create     (default 6)
+  KAFKA_REPLICATION_FACTOR  replicas of topics we create (default min(3, brokers); with 3,
+                     min.insync.replicas=2; at most the live brokers)
   KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 10000)
   DATABASE_URL       postgres://user:pass@host:port/db  (required; or DATABASE_URL_FILE)
   PG_POOL_SIZE       PostgreSQL connections per pool    (default 10; at least 2)
-  REDIS_RING         redis://user:pass@host:port,…      (required; or REDIS_RING_FILE)
+  DATABASE_READ_URL  a streaming replica for the API's reads (optional; or DATABASE_READ_URL_FILE;
+                     the primary answers while it is down or behind)
+  REPLICA_MAX_LAG_SECONDS  a replica further behind is not read (default 5)
+  REDIS_RING         redis://user:pass@host:port,…      (this or REDIS_CLUSTER; or REDIS_RING_FILE)
+  REDIS_CLUSTER      redis://user:pass@host:port,…      seed nodes of a Redis Cluster, instead of
+                     the ring (or REDIS_CLUSTER_FILE; README: Redis Cluster or the ring)
   REDIS_TTL_SECONDS  how long event details stay cached (default 300)
   HTTP_HOST          address the HTTP API listens on    (default 127.0.0.1)
   HTTP_PORT          port of the HTTP API               (default 8088)
@@ -28,6 +35,7 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   TOPK_CACHE_MAX_MB  memory for reused top-k answers    (default 32)
   TOPK_MAX_WINDOW_DAYS  the widest from/to window, days (default 7)
   TOPK_STREAMS_MAX   live top-k streams open at once    (default 5000; more get 503)
+  TOPK_STREAM_QUERIES_MAX  distinct queries they may follow (default 100; a new one beyond gets 503)
   METRICS_PORT       /metrics, /healthz, /readyz of 'ingest' (default 9464; 0 picks a free port)
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_MB, INGEST_BATCH_MAX_WAIT_MS
                      batch limits (default 20000 messages, 16 MB of messages, 50 ms);
@@ -141,8 +149,8 @@ lines are skipped and a CRLF line ending loses its \\r. Progress goes to stderr 
 terminal), the summary (sent, failed, seconds, rate) to stdout. Ctrl-C lets the send under way
 finish, prints the summary and exits 130 (a second Ctrl-C quits at once); a send that still fails
 after about 30 s of retries (Kafka gone) exits 1. Only the Kafka settings are read from the
-environment (KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_PARTITIONS; see 'rsvp-topk --help'): no database
-or Redis is needed.
+environment (KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION_FACTOR; see
+'rsvp-topk --help'): no database or Redis is needed.
 
 Examples:
   rsvp-topk produce --generate 1000000                     a million RSVPs, as fast as possible

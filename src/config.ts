@@ -27,6 +27,8 @@ export interface Config {
     readonly groupId: string
     readonly clientId: string
     readonly partitions: number
+    /** replicas of the topics the service creates; undefined: min(3, brokers in the cluster) */
+    readonly replicationFactor: number | undefined
     /** how long the group waits for a silent member before giving its partitions to others */
     readonly sessionTimeoutMs: number
   }
@@ -38,9 +40,22 @@ export interface Config {
     /** host:port/database, no credentials: names the data set (cache keys use it) */
     readonly dataSet: string
     readonly poolSize: number
+    /**
+     * non-enumerable: a streaming replica of the same cluster (DATABASE_READ_URL) for the API's
+     * reads, or undefined: everything reads the primary (README "Read replica")
+     */
+    readonly readUrl: string | undefined
+    /** the replica's URL without its password, for logs; undefined without a replica */
+    readonly readSafeUrl: string | undefined
+    /** a replica further behind than this is not read from (the primary answers) */
+    readonly replicaMaxLagSeconds: number
   }
+  /** exactly one of `ring` and `cluster` has nodes (REDIS_RING or REDIS_CLUSTER) */
   readonly redis: {
+    /** the nodes of the client-side ring (src/cache/ring.ts); empty with a Redis Cluster */
     readonly ring: readonly RedisNodeConfig[]
+    /** seed nodes of a Redis Cluster (src/cache/cluster.ts), one user for all; empty with a ring */
+    readonly cluster: readonly RedisNodeConfig[]
     readonly ttlSeconds: number
   }
   readonly http: {
@@ -59,6 +74,8 @@ export interface Config {
     readonly maxConnections: number
     /** live top-k streams (Server-Sent Events) open at once in one process */
     readonly topkStreamsMax: number
+    /** distinct queries those streams may follow at once (each is computed on every change) */
+    readonly topkStreamQueriesMax: number
   }
   readonly ingest: {
     readonly batchMaxMessages: number
@@ -160,19 +177,20 @@ function parseBrokers(raw: string | undefined, problems: Problems): string[] {
 function parseDatabaseUrl(
   raw: string | undefined,
   problems: Problems,
+  name = 'DATABASE_URL',
 ): { url: string; safeUrl: string; dataSet: string } {
   if (raw === undefined) return { url: '', safeUrl: '', dataSet: '' }
   let parsed: URL
   try {
     parsed = new URL(raw)
   } catch {
-    problems.add('DATABASE_URL is not a URL (expected postgres://user:password@host:port/database)')
+    problems.add(`${name} is not a URL (expected postgres://user:password@host:port/database)`)
     return { url: raw, safeUrl: '', dataSet: '' }
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    problems.add(`DATABASE_URL must start with postgres:// or postgresql://, not ${parsed.protocol}//`)
+    problems.add(`${name} must start with postgres:// or postgresql://, not ${parsed.protocol}//`)
   }
-  if (parsed.pathname.length <= 1) problems.add('DATABASE_URL names no database (…/database at the end)')
+  if (parsed.pathname.length <= 1) problems.add(`${name} names no database (…/database at the end)`)
   if (parsed.password) parsed.password = '***'
   for (const key of [...parsed.searchParams.keys()]) {
     if (/pass|secret|key|token/i.test(key)) parsed.searchParams.set(key, '***')
@@ -180,7 +198,7 @@ function parseDatabaseUrl(
   return { url: raw, safeUrl: parsed.toString(), dataSet: `${parsed.host}${parsed.pathname}` }
 }
 
-function parseRedisRing(raw: string | undefined, problems: Problems): RedisNodeConfig[] {
+function parseRedisRing(raw: string | undefined, problems: Problems, name = 'REDIS_RING'): RedisNodeConfig[] {
   if (raw === undefined) return []
   const nodes: RedisNodeConfig[] = []
   for (const [index, entry] of raw.split(',').entries()) {
@@ -189,11 +207,11 @@ function parseRedisRing(raw: string | undefined, problems: Problems): RedisNodeC
     try {
       url = new URL(text)
     } catch {
-      problems.add(`REDIS_RING entry ${index + 1} is not a URL (expected redis://user:password@host:port)`)
+      problems.add(`${name} entry ${index + 1} is not a URL (expected redis://user:password@host:port)`)
       continue
     }
     if (url.protocol !== 'redis:') {
-      problems.add(`REDIS_RING entry ${index + 1} must start with redis://, not ${url.protocol}//`)
+      problems.add(`${name} entry ${index + 1} must start with redis://, not ${url.protocol}//`)
       continue
     }
     const port = url.port === '' ? 6379 : Number(url.port)
@@ -211,9 +229,36 @@ function parseRedisRing(raw: string | undefined, problems: Problems): RedisNodeC
     nodes.push(Object.freeze(node))
   }
   const ids = new Set(nodes.map((n) => n.id))
-  if (ids.size !== nodes.length) problems.add('REDIS_RING names the same host:port twice')
-  if (raw.trim() !== '' && nodes.length === 0 && problems.list.length === 0) problems.add('REDIS_RING lists no node')
+  if (ids.size !== nodes.length) problems.add(`${name} names the same host:port twice`)
+  if (raw.trim() !== '' && nodes.length === 0 && problems.list.length === 0) problems.add(`${name} lists no node`)
   return nodes
+}
+
+/**
+ * REDIS_RING or REDIS_CLUSTER, exactly one: two caches would each miss the other's invalidations.
+ * The cluster's client logs in to every node with one user, so its seeds must agree on it.
+ */
+function redisSection(env: Env, problems: Problems): Pick<Config['redis'], 'ring' | 'cluster'> {
+  const ringRaw = readSetting(env, 'REDIS_RING', problems, true)
+  const clusterRaw = readSetting(env, 'REDIS_CLUSTER', problems, true)
+  if (ringRaw !== undefined && clusterRaw !== undefined) {
+    problems.add(
+      'REDIS_RING and REDIS_CLUSTER are both set: set only one (the nodes of a ring, or the seed nodes of a Redis Cluster)',
+    )
+    return { ring: [], cluster: [] }
+  }
+  if (ringRaw === undefined && clusterRaw === undefined) {
+    if (!problems.list.some((p) => p.startsWith('REDIS_RING') || p.startsWith('REDIS_CLUSTER'))) {
+      problems.add(
+        'REDIS_RING (or REDIS_RING_FILE) or REDIS_CLUSTER (or REDIS_CLUSTER_FILE) is required: the nodes of a Redis ring, or the seed nodes of a Redis Cluster',
+      )
+    }
+    return { ring: [], cluster: [] }
+  }
+  const cluster = parseRedisRing(clusterRaw, problems, 'REDIS_CLUSTER')
+  const users = new Set(cluster.map((node) => `${node.username ?? ''}\n${node.password ?? ''}`))
+  if (users.size > 1) problems.add('REDIS_CLUSTER entries must all have the same user and password')
+  return { ring: parseRedisRing(ringRaw, problems), cluster }
 }
 
 function deepFreeze<T>(value: T): T {
@@ -232,7 +277,9 @@ export function loadConfig(env: Env = process.env): Config {
   const problems = new Problems()
   const kafka = kafkaSection(env, problems)
   const database = parseDatabaseUrl(required(env, 'DATABASE_URL', problems, true), problems)
-  const ring = parseRedisRing(required(env, 'REDIS_RING', problems, true), problems)
+  const readRaw = readSetting(env, 'DATABASE_READ_URL', problems, true)
+  const replica = readRaw === undefined ? undefined : parseDatabaseUrl(readRaw, problems, 'DATABASE_READ_URL')
+  const redis = redisSection(env, problems)
   const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
   if (!LogLevels.includes(logLevel)) problems.add(`LOG_LEVEL must be one of ${LogLevels.join(', ')}, not '${logLevel}'`)
 
@@ -243,9 +290,11 @@ export function loadConfig(env: Env = process.env): Config {
       dataSet: database.dataSet,
       // at least 2: ingest runs two batch transactions at once (src/ingest/batch-sequence.ts)
       poolSize: integer(env, 'PG_POOL_SIZE', 10, 2, 1000, problems),
+      readSafeUrl: replica?.safeUrl,
+      replicaMaxLagSeconds: integer(env, 'REPLICA_MAX_LAG_SECONDS', 5, 1, 86_400, problems),
     },
     redis: {
-      ring,
+      ...redis,
       ttlSeconds: integer(env, 'REDIS_TTL_SECONDS', 300, 1, 86_400 * 30, problems),
     },
     http: {
@@ -258,6 +307,7 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 10_000, 100, 600_000, problems),
       maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000, problems),
       topkStreamsMax: integer(env, 'TOPK_STREAMS_MAX', 5000, 0, 1_000_000, problems),
+      topkStreamQueriesMax: integer(env, 'TOPK_STREAM_QUERIES_MAX', 100, 1, 100_000, problems),
     },
     ingest: {
       batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),
@@ -272,6 +322,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
   }
   Object.defineProperty(config.postgres, 'url', { value: database.url, enumerable: false })
+  Object.defineProperty(config.postgres, 'readUrl', { value: replica?.url, enumerable: false })
   problems.throwIfAny()
   return deepFreeze(config as unknown as Config)
 }
@@ -296,6 +347,10 @@ function kafkaSection(env: Env, problems: Problems): Record<keyof Config['kafka'
     groupId: topicName(env, 'KAFKA_GROUP_ID', 'rsvp-topk', problems),
     clientId: env.KAFKA_CLIENT_ID || 'rsvp-topk',
     partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 10_000, problems),
+    // Checked against the brokers the cluster names when a topic is made (src/kafka/replication.ts).
+    replicationFactor: env.KAFKA_REPLICATION_FACTOR
+      ? integer(env, 'KAFKA_REPLICATION_FACTOR', 1, 1, 32_767, problems)
+      : undefined,
     sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000, problems),
   }
 }

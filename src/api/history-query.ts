@@ -57,7 +57,7 @@ export function parseHistoryQuery(raw: RawQuery, now: number): HistoryQueryResul
   if (points > MAX_HISTORY_POINTS) {
     return fail(
       'from',
-      `a history holds at most ${MAX_HISTORY_POINTS} steps; from ${fromText ?? '(7 days before to)'} to ${toText ?? 'now'} by ${step} is ${points}. Narrow it, or use step=day`,
+      `a history holds at most ${MAX_HISTORY_POINTS} steps; from ${fromText ?? '(7 days before to)'} to ${toText ?? 'now'} by ${step} is ${points}. Narrow it${step === 'hour' ? ', or use step=day' : ''}`,
     )
   }
   return { ok: true, query: { from, to, step } }

@@ -85,8 +85,10 @@ export async function buildServer(deps: ServerDeps) {
   const metrics = deps.events?.metrics
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
-      // A stream lasts as long as its client stays: its duration would drown the latencies.
-      if ((request.routeOptions.config as { streaming?: boolean }).streaming === true) return
+      // A stream lasts as long as its client stays: its duration would drown the latencies. Its
+      // refusals (4xx, 5xx) are answers like any other, and counted.
+      const streaming = (request.routeOptions.config as { streaming?: boolean }).streaming === true
+      if (streaming && reply.statusCode === 200) return
       metrics.requestSeconds.observe(
         {
           route: request.routeOptions.url ?? 'unmatched',

@@ -14,12 +14,15 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { StatusFeed } from './ingest-status.ts'
 import { errorBody, invalidParameter } from './replies.ts'
 import { COMMON_ERRORS, errorResponses, TopkQuerySchema } from './schemas.ts'
+import { createStreamWriter } from './stream-writer.ts'
 import { parseTopkQuery, type RawQuery, type TopkQuery } from './topk-query.ts'
 import type { Ranking, TopkStreamHub } from './topk-stream-hub.ts'
 
 export const STREAM_PATH = '/api/v1/events/topk/stream'
 /** A stream's client is behind by more than this many bytes: it is ended rather than buffered for. */
 const MAX_UNSENT_BYTES = 4 * 2 ** 20
+/** A client that takes no write for this long (a full socket buffer) has its stream ended. */
+const MAX_BLOCKED_MS = 60_000
 /** Sent with the first event: how long EventSource waits before reconnecting, in ms. */
 const RECONNECT_MS = 1000
 
@@ -28,6 +31,8 @@ export interface StreamRoutesOptions {
   readonly status: StatusFeed
   /** streams open at once; one more gets 503 */
   readonly maxStreams: number
+  /** distinct queries streamed at once (each is computed on every change); a new one beyond gets 503 */
+  readonly maxQueries: number
   readonly maxK: number
   readonly maxWindowMs: number
   /** between heartbeat comments, in ms */
@@ -72,40 +77,37 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
         now: now(),
       })
       if (!parsed.ok) return invalidParameter(reply, parsed.error)
-      if (open.size >= options.maxStreams) {
+      // HEAD: the headers a stream would have, and no stream.
+      if (request.method === 'HEAD') {
         return (reply as FastifyReply)
-          .code(503)
-          .send(
-            errorBody('unavailable', `too many open streams (TOPK_STREAMS_MAX ${options.maxStreams}); try again later`),
-          )
+          .code(200)
+          .header('content-type', 'text/event-stream')
+          .header('cache-control', 'no-cache')
+          .send()
       }
       // A fixed window's `to` defaults to now when parsed: streams that asked the same thing share.
       const key = JSON.stringify(parsed.query)
-      let sentVersion = 0
-      let started = false
-      let queue = Promise.resolve()
-      // Sends in order; a ranking older than one already sent (computed before it) is skipped.
-      const send = (event: string, data: string, version?: number) => {
-        if (version !== undefined) {
-          if (version <= sentVersion) return
-          sentVersion = version
-        }
-        queue = queue
-          .then(async () => {
-            if (!reply.sse.isConnected) return
-            if (reply.raw.writableLength > MAX_UNSENT_BYTES) {
-              request.log.warn('a stream client fell too far behind; ending its stream')
-              reply.sse.close()
-              return
-            }
-            const retry = started ? {} : { retry: RECONNECT_MS }
-            started = true
-            await reply.sse.send({ event, data, ...retry })
-          })
-          .catch(() => {})
+      const refusal =
+        open.size >= options.maxStreams
+          ? `too many open streams (TOPK_STREAMS_MAX ${options.maxStreams}); try again later`
+          : !options.hub.has(key) && options.hub.size().queries >= options.maxQueries
+            ? `too many distinct queries streamed (TOPK_STREAM_QUERIES_MAX ${options.maxQueries}); follow one already streamed, or try again later`
+            : undefined
+      if (refusal !== undefined) {
+        return (reply as FastifyReply).code(503).header('retry-after', '5').send(errorBody('unavailable', refusal))
       }
+      const writer = createStreamWriter({
+        write: (event, first) => reply.sse.send({ ...event, ...(first && { retry: RECONNECT_MS }) }),
+        unsentBytes: () => reply.raw.writableLength,
+        close: (reason) => {
+          request.log.warn({ reason }, 'ending the stream of a client that fell behind')
+          reply.sse.close()
+        },
+        maxUnsentBytes: MAX_UNSENT_BYTES,
+        maxBlockedMs: MAX_BLOCKED_MS,
+      })
       const subscription = options.hub.subscribe(key, parsed.query, (ranking: Ranking) =>
-        send('ranking', ranking.body, ranking.version),
+        writer.offer('ranking', ranking.body, ranking.version),
       )
       let unsubscribeStatus = () => {}
       open.add(reply)
@@ -124,9 +126,9 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
         subscription.unsubscribe()
         throw error
       }
-      send('ranking', first.body, first.version)
-      send('status', JSON.stringify(options.status.current()))
-      unsubscribeStatus = options.status.subscribe((status) => send('status', JSON.stringify(status)))
+      writer.offer('ranking', first.body, first.version)
+      writer.offer('status', JSON.stringify(options.status.current()))
+      unsubscribeStatus = options.status.subscribe((status) => writer.offer('status', JSON.stringify(status)))
     },
   )
 }

@@ -50,6 +50,8 @@ export interface TopkStreamHub<Q> {
   ranking(key: string): Promise<Ranking>
   /** A batch was committed somewhere: every entry computes again (within its interval). */
   changed(): void
+  /** whether a query is followed under `key` now */
+  has(key: string): boolean
   /** streams (subscriptions) and distinct queries followed now */
   size(): { readonly subscriptions: number; readonly queries: number }
   /** Stops every timer; subscriptions get nothing more. */
@@ -67,6 +69,8 @@ interface Entry<Q> {
   dirty: boolean
   /** the earliest time (performance.now) the next computation may start */
   notBefore: number
+  /** the last computation failed: the next failures are logged at debug only */
+  failing: boolean
   timer: NodeJS.Timeout | undefined
 }
 
@@ -101,6 +105,7 @@ export function createTopkStreamHub<Q>(options: TopkStreamHubOptions<Q>): TopkSt
       let failed = false
       try {
         const body = await options.compute(entry.query)
+        entry.failing = false
         if (entry.last?.body === body) {
           options.onComputation?.('unchanged')
           return entry.last
@@ -113,7 +118,10 @@ export function createTopkStreamHub<Q>(options: TopkStreamHubOptions<Q>): TopkSt
       } catch (error) {
         failed = true
         options.onComputation?.('failed')
-        options.logger.warn({ err: error, retryInMs: options.retryMs }, 'computing a live ranking failed')
+        // One line per failure streak and query: a database outage would otherwise log 4 a second per query.
+        const level = entry.failing ? 'debug' : 'warn'
+        entry.failing = true
+        options.logger[level]({ err: error, retryInMs: options.retryMs }, 'computing a live ranking failed')
         throw error
       } finally {
         entry.computing = undefined
@@ -138,6 +146,7 @@ export function createTopkStreamHub<Q>(options: TopkStreamHubOptions<Q>): TopkSt
           computing: undefined,
           dirty: false,
           notBefore: 0,
+          failing: false,
           timer: undefined,
         }
         entries.set(key, entry)
@@ -170,6 +179,7 @@ export function createTopkStreamHub<Q>(options: TopkStreamHubOptions<Q>): TopkSt
     changed() {
       for (const entry of entries.values()) schedule(entry)
     },
+    has: (key) => entries.has(key),
     size: () => ({ subscriptions, queries: entries.size }),
     close() {
       closed = true

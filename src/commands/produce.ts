@@ -6,7 +6,7 @@
  */
 import cliProgress from 'cli-progress'
 import { loadKafkaConfig } from '../config.ts'
-import { AppError, ErrorCodes } from '../errors.ts'
+import { AppError, ErrorCodes, isAppError } from '../errors.ts'
 import { createRawProducer, ensureTopics, type OutgoingMessage } from '../kafka/client.ts'
 import { openLineSource } from '../producer/file-lines.ts'
 import { type GeneratedMessage, type GeneratorOptions, generateStream } from '../producer/generator.ts'
@@ -222,6 +222,8 @@ export async function runProduce(flags: ProduceFlags): Promise<number> {
     created = await ensureTopics(kafka, [{ name: topic, partitions: kafka.partitions }])
   } catch (error) {
     source.close()
+    // KAFKA_REPLICATION_FACTOR larger than the cluster: its own message says what to change
+    if (isAppError(error, ErrorCodes.CONFIG_INVALID)) throw error
     // the adapter's message ("Listing topics failed") hides the reason, such as a refused connection
     const reason = describeError((error as Error).cause ?? error)
     throw new AppError(ErrorCodes.DEPENDENCY_FAILED, `produce: Kafka at ${kafka.brokers.join(',')}: ${reason}`, {

@@ -2,8 +2,9 @@
  * Topics: create, delete, describe, and read their end offsets, with the admin client.
  */
 import { Admin } from '@platformatic/kafka'
-import { AppError, ErrorCodes } from '../errors.ts'
+import { AppError, ErrorCodes, isAppError } from '../errors.ts'
 import type { KafkaConnection } from './records.ts'
+import { type TopicReplication, topicReplication } from './replication.ts'
 
 export interface TopicSpec {
   readonly name: string
@@ -12,20 +13,33 @@ export interface TopicSpec {
   readonly configs?: Readonly<Record<string, string>>
 }
 
-/** Creates the topics that do not exist yet; existing topics are left as they are. */
+/**
+ * Creates the topics that do not exist yet; existing topics are left as they are. New topics get
+ * `connection.replicationFactor` replicas, or min(3, brokers the metadata names), and with 3
+ * replicas min.insync.replicas=2 (replication.ts); a topic's own `configs` go on top.
+ */
 export async function ensureTopics(connection: KafkaConnection, topics: readonly TopicSpec[]): Promise<string[]> {
   const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
   try {
     const existing = new Set(await admin.listTopics())
     const created: string[] = []
+    let replication: TopicReplication | undefined
     for (const topic of topics) {
       if (existing.has(topic.name)) continue
+      if (replication === undefined) {
+        // Fenced (dead) brokers are not in the metadata: the count is of the live ones.
+        const { brokers } = await admin.metadata({ topics: [], forceUpdate: true })
+        replication = topicReplication(connection.replicationFactor, brokers.size, connection.brokers.join(','))
+      }
       try {
         await admin.createTopics({
           topics: [topic.name],
           partitions: topic.partitions,
-          replicas: 1,
-          configs: Object.entries(topic.configs ?? {}).map(([name, value]) => ({ name, value })),
+          replicas: replication.factor,
+          configs: Object.entries({ ...replication.configs, ...topic.configs }).map(([name, value]) => ({
+            name,
+            value,
+          })),
         })
         created.push(topic.name)
       } catch (error) {
@@ -41,6 +55,8 @@ export async function ensureTopics(connection: KafkaConnection, topics: readonly
     )
     return created
   } catch (error) {
+    // A factor the cluster cannot hold is the set-up's to fix: no retry mends it.
+    if (isAppError(error, ErrorCodes.CONFIG_INVALID)) throw error
     throw new AppError(ErrorCodes.DEPENDENCY_FAILED, `could not create Kafka topics: ${(error as Error).message}`, {
       cause: error,
       retryable: true,

@@ -4,6 +4,8 @@
  * commits — with plain Buffers for keys, values and headers, so callers see no client types.
  */
 export * from './admin.ts'
+export * from './cluster-state.ts'
 export * from './consumer.ts'
 export * from './producer.ts'
 export * from './records.ts'
+export * from './replication.ts'

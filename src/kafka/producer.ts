@@ -1,8 +1,11 @@
 /**
  * Producing raw bytes: the dead-letter topic and the produce command. Sends are split into
- * requests the broker takes, in order.
+ * requests the broker takes, in order, and each partition's messages go in a request of their own.
+ * Every write waits for all in-sync replicas (acks=all): with the service's topics on three
+ * brokers (min.insync.replicas=2, replication.ts) an acknowledged message is on two of them.
  */
 import { ProduceAcks, Producer } from '@platformatic/kafka'
+import { partitionRuns } from './partitions.ts'
 import type { KafkaConnection, OutgoingMessage } from './records.ts'
 
 // Brokers refuse a record batch over message.max.bytes (1 MiB by default): a send is split into
@@ -66,20 +69,37 @@ export function createRawProducer(connection: KafkaConnection, options: RawProdu
     ...(options.compression !== undefined && { compression: options.compression }),
   })
   let closed = false
+  const roundRobin = new Map<string, number>()
   return {
     async send(messages) {
       // One request after the other keeps each key's messages in order.
       for (const chunk of splitBySize(messages)) {
-        await producer.send({
-          messages: chunk.map((m) => ({
-            topic: m.topic,
-            key: m.key ?? undefined,
-            // The client writes null as Kafka's null value (a tombstone); its types only say Buffer.
-            value: m.value as Buffer,
-            // A Map keyed by Buffer objects keeps repeated header names apart; null values stay null.
-            headers: m.headers ? new Map(m.headers.map((h) => [h.key, h.value] as [Buffer, Buffer])) : undefined,
-          })),
-        })
+        // The client groups a send's partitions by their leader and, when it retries the group,
+        // sends all of it to the leader of the first one's partition: once a broker is lost and its
+        // partitions get different leaders, the others fail (NOT_LEADER_OR_FOLLOWER) on every retry
+        // until the leaders move back (minutes). One send per partition is always retried right.
+        // (Its metadata is cached: this asks the brokers at most every few seconds.)
+        const topics = [...new Set(chunk.map((m) => m.topic))]
+        const metadata = await producer.metadata({ topics })
+        const runs = partitionRuns(chunk, (topic) => metadata.topics.get(topic)?.partitionsCount ?? 1, roundRobin)
+        const sent = await Promise.allSettled(
+          runs.map((run) =>
+            producer.send({
+              messages: run.messages.map((m) => ({
+                topic: m.topic,
+                partition: run.partition,
+                key: m.key ?? undefined,
+                // The client writes null as Kafka's null value (a tombstone); its types only say Buffer.
+                value: m.value as Buffer,
+                // A Map keyed by Buffer objects keeps repeated header names apart; null values stay null.
+                headers: m.headers ? new Map(m.headers.map((h) => [h.key, h.value] as [Buffer, Buffer])) : undefined,
+              })),
+            }),
+          ),
+        )
+        // Every send has ended (none left in flight behind the caller's back) before one's error is thrown.
+        const failed = sent.find((result) => result.status === 'rejected')
+        if (failed) throw failed.reason
       }
     },
     async close() {

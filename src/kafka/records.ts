@@ -6,6 +6,8 @@
 export interface KafkaConnection {
   readonly brokers: readonly string[]
   readonly clientId: string
+  /** replicas of the topics ensureTopics creates; undefined: min(3, brokers in the cluster) */
+  readonly replicationFactor?: number | undefined
 }
 
 /**

@@ -122,10 +122,13 @@ export function createApiMetrics(
   })
   new Gauge({
     name: 'rsvp_topk_cache_ring_member',
-    help: 'Redis ring nodes: 1 while the node is in the ring, 0 while it is out (failed its health check)',
+    help: 'Redis ring nodes, or the masters of a Redis Cluster (REDIS_CLUSTER): 1 while the node is in the ring (a master: in use), 0 while it is out (failed its health check)',
     labelNames: ['node'],
     registers: [registry],
     collect() {
+      // Only the current members: a Redis Cluster's masters replace its seed nodes once its slot
+      // map is known, and change in a failover.
+      this.reset()
       for (const member of ringMembers()) this.set({ node: member.id }, member.healthy ? 1 : 0)
     },
   })
@@ -168,12 +171,13 @@ export interface DependencySources {
  * up, 0 otherwise. PostgreSQL and Kafka (those the process depends on: `api` has no Kafka) are 1
  * only in the readiness state `up`; `waiting`, `failing` and `down` are 0, so an alert picks its
  * own delay instead of inheriting DEPENDENCY_GRACE_SECONDS. Redis is 1 while at least one node is
- * in the cache ring: with none, every lookup falls back to PostgreSQL.
+ * in the cache ring (with a Redis Cluster: one master in use, each master being a member): with
+ * none, every lookup falls back to PostgreSQL.
  */
 export function createDependencyMetrics(registry: Registry, sources: DependencySources): void {
   new Gauge({
     name: 'rsvp_topk_dependency_up',
-    help: 'Dependencies (postgres, kafka, redis): 1 while up, 0 while waiting to be first reached, failing or down; redis is up while at least one ring node is in the ring',
+    help: 'Dependencies (postgres, kafka, redis): 1 while up, 0 while waiting to be first reached, failing or down; redis is up while at least one ring node is in the ring (or one Redis Cluster master in use)',
     labelNames: ['dependency'],
     registers: [registry],
     async collect() {
@@ -185,4 +189,49 @@ export function createDependencyMetrics(registry: Registry, sources: DependencyS
       if (members.length > 0) this.set({ dependency: 'redis' }, members.some((member) => member.healthy) ? 1 : 0)
     },
   })
+}
+
+export interface ReadMetrics {
+  /** statements of the API answered, by the database that answered (replica, primary) */
+  readonly reads: Counter<'target'>
+  /** fresh reads that waited for the replica to replay the newest batch heard of, by outcome */
+  readonly replicaWaits: Counter<'outcome'>
+}
+
+/**
+ * Registers where the API's reads go (store/read-router.ts): `rsvp_topk_db_reads_total{target}`,
+ * `rsvp_topk_db_replica_waits_total{outcome}`, and, when a replica is configured,
+ * `rsvp_topk_db_replica_lag_seconds` read at each scrape (NaN while the replica does not answer:
+ * no number is better than a stale one).
+ */
+export function createReadMetrics(
+  registry: Registry,
+  replicaLagSeconds: (() => number | undefined) | undefined,
+): ReadMetrics {
+  if (replicaLagSeconds !== undefined) {
+    new Gauge({
+      name: 'rsvp_topk_db_replica_lag_seconds',
+      help: 'Replay lag of the read replica at its last check (every second): 0 when it has replayed all the WAL it received, else now() - pg_last_xact_replay_timestamp(); NaN while it does not answer',
+      registers: [registry],
+      collect() {
+        this.set(replicaLagSeconds() ?? Number.NaN)
+      },
+    })
+  }
+  const reads = new Counter({
+    name: 'rsvp_topk_db_reads_total',
+    help: 'Statements of the API (top k, events, history, details not in the cache, live rankings) answered, by target: replica (DATABASE_READ_URL), or primary (no replica, or it is down, not in recovery, more than REPLICA_MAX_LAG_SECONDS behind, or has not replayed a batch a live ranking waits for)',
+    labelNames: ['target'],
+    registers: [registry],
+  })
+  const replicaWaits = new Counter({
+    name: 'rsvp_topk_db_replica_waits_total',
+    help: 'Reads that had to see the newest batch heard of (live rankings, details read into the cache) and waited for the replica to replay it, by outcome: caught_up (read from the replica) or timed_out (not replayed within 1 s, or the replica failed: read from the primary)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  // Present from the first scrape, so rates and alerts see a 0 rather than nothing.
+  for (const target of ['replica', 'primary']) reads.inc({ target }, 0)
+  for (const outcome of ['caught_up', 'timed_out']) replicaWaits.inc({ outcome }, 0)
+  return { reads, replicaWaits }
 }

@@ -7,11 +7,17 @@
  * costs nothing but the resync it does when it listens again (onListening).
  *
  * Channels are per database, so services on other databases (data sets) do not hear each other.
+ *
+ * A notice also carries the primary's WAL position after the batch's commit: NOTIFY is not
+ * replicated and a notice can reach a listener before a streaming replica has replayed the batch,
+ * so an api process that reads a replica waits for the replica to replay that far before it
+ * computes what the notice may have changed (store/read-router.ts, README "Read replica").
  */
 
 import { retryUntilDone } from '../ingest/retry.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Postgres, Queryable } from './postgres.ts'
+import { parseLsn } from './read-routing.ts'
 
 export const BATCHES_CHANNEL = 'rsvp_topk_batches'
 
@@ -23,19 +29,30 @@ export interface BatchNotice {
   readonly messages: number
   /** the greatest mtime among the applied versions (epoch ms), or null when none applied */
   readonly newestAppliedMtime: number | null
+  /**
+   * the primary's WAL position (pg_lsn text, "16/B374D848") when the notice was sent, at or after
+   * the batch's commit; null from a sender that does not give one (an older ingest)
+   */
+  readonly walLsn: string | null
 }
 
-/** Sends `notice` on the channel; listeners get it when the caller's transaction (if any) commits. */
-export async function notifyBatchApplied(db: Queryable, notice: BatchNotice): Promise<void> {
-  await db.query('SELECT pg_notify($1, $2)', [
-    BATCHES_CHANNEL,
-    JSON.stringify({ applied: notice.applied, messages: notice.messages, newest: notice.newestAppliedMtime }),
-  ])
+/**
+ * Sends `notice` on the channel; listeners get it when the caller's transaction (if any) commits.
+ * Call it after the batch's transaction has committed, outside it: the WAL position is read by the
+ * same statement (pg_current_wal_lsn()), so it is at or after the batch's commit record.
+ */
+export async function notifyBatchApplied(db: Queryable, notice: Omit<BatchNotice, 'walLsn'>): Promise<void> {
+  await db.query(
+    `SELECT pg_notify($1, json_build_object('applied', $2::bigint, 'messages', $3::bigint, 'newest', $4::bigint,
+       'lsn', pg_current_wal_lsn()::text)::text)`,
+    [BATCHES_CHANNEL, notice.applied, notice.messages, notice.newestAppliedMtime],
+  )
 }
 
 /**
  * A notice's payload as sent by notifyBatchApplied, or undefined for anything else: anyone who may
- * connect to the database may NOTIFY on the channel, so the payload is checked like any input.
+ * connect to the database may NOTIFY on the channel, so the payload is checked like any input. The
+ * WAL position (`lsn`) may be absent (walLsn null), but when present it must be a pg_lsn.
  */
 export function parseBatchNotice(payload: string | undefined): BatchNotice | undefined {
   if (payload === undefined || payload.length > 1000) return undefined
@@ -46,11 +63,17 @@ export function parseBatchNotice(payload: string | undefined): BatchNotice | und
     return undefined
   }
   if (typeof value !== 'object' || value === null) return undefined
-  const { applied, messages, newest } = value as Record<string, unknown>
+  const { applied, messages, newest, lsn } = value as Record<string, unknown>
   const count = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0
   if (!count(applied) || !count(messages)) return undefined
   if (newest !== null && !count(newest)) return undefined
-  return { applied, messages, newestAppliedMtime: newest }
+  // Absent from an older ingest's notices (still heard during a rolling upgrade); never malformed.
+  let walLsn: string | null = null
+  if (lsn !== undefined) {
+    if (typeof lsn !== 'string' || parseLsn(lsn) === undefined) return undefined
+    walLsn = lsn
+  }
+  return { applied, messages, newestAppliedMtime: newest, walLsn }
 }
 
 export interface BatchListenerHandlers {
@@ -88,7 +111,9 @@ export function listenForBatches(
         const fail = (error?: Error) => reject(error ?? new Error('the LISTEN connection ended'))
         client.once('error', fail)
         client.once('end', () => fail())
-        closing.signal.addEventListener('abort', () => resolve(), { once: true })
+        // close() may have come while connect() waited: an aborted signal fires no more events.
+        if (closing.signal.aborted) resolve()
+        else closing.signal.addEventListener('abort', () => resolve(), { once: true })
       })
       // Registered before LISTEN so nothing sent after LISTEN takes effect is missed.
       client.on('notification', (message) => {

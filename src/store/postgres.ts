@@ -13,6 +13,8 @@ export interface PostgresOptions {
   readonly url: string
   readonly poolSize?: number
   readonly applicationName?: string
+  /** how long getting a new connection may take (default 5 s) */
+  readonly connectionTimeoutMs?: number
   /** client-side limit on one query (default 120 s) */
   readonly queryTimeoutMs?: number
   /** server-side limit on waiting for a row lock (default 60 s) */
@@ -86,7 +88,7 @@ export function createPostgres(options: PostgresOptions, deps: { logger: Logger 
     connectionString: options.url,
     max: options.poolSize ?? 10,
     application_name: options.applicationName ?? 'rsvp-topk',
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
     // A half-open connection or a peer stuck holding row locks must fail the work (it is retried,
     // and applying a batch is idempotent) rather than freeze a partition.

@@ -1,18 +1,28 @@
 /**
- * Rule 5 as readers see it through the Redis ring: details that change through an event's group
+ * Rule 5 as readers see it through the Redis cache: details that change through an event's group
  * or venue (not the event itself) show on every cached event of that group or venue as soon as
- * the batch that changed them is committed, not after the cache's TTL.
+ * the batch that changed them is committed, not after the cache's TTL. The same test runs on the
+ * ring (REDIS_RING) and on a Redis Cluster of its own (REDIS_CLUSTER).
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { describe, type TestContext, test } from 'node:test'
+import { backendForSuite, CACHE_BACKENDS } from '../support/cache-backends.ts'
 import { get, waitFor } from '../support/http.ts'
 import { createIngestFixture, produce, startCommand } from '../support/ingest-harness.ts'
 import { rsvpMessage } from '../support/rsvp-messages.ts'
 
-test('a group renamed by a message about one event shows renamed on every cached event of the group at once', async (t) => {
+for (const [name, open] of CACHE_BACKENDS) {
+  describe(`details through the ${name}`, () => {
+    const backend = backendForSuite(open)
+    test('a group renamed by a message about one event shows renamed on every cached event of the group at once', (t) =>
+      groupRenamedAtOnce(t, backend().env))
+  })
+}
+
+async function groupRenamedAtOnce(t: TestContext, redisEnv: Readonly<Record<string, string>>): Promise<void> {
   const fixture = await createIngestFixture(t, 1)
-  // No answer reuse: every answer is computed, its details read through the ring.
-  const service = await startCommand(fixture, 'serve', { TOPK_CACHE_MS: '0', REDIS_TTL_SECONDS: '3600' })
+  // No answer reuse: every answer is computed, its details read through the cache.
+  const service = await startCommand(fixture, 'serve', { ...redisEnv, TOPK_CACHE_MS: '0', REDIS_TTL_SECONDS: '3600' })
   const event = async (id: string) => (await get(service.base, `/api/v1/events/${id}`)).body
   await produce(fixture, [
     rsvpMessage({ rsvpId: 1, eventId: 'E1', groupId: 7, groupName: 'Old', venueId: 9, venueName: 'Old Hall' }),
@@ -40,4 +50,4 @@ test('a group renamed by a message about one event shows renamed on every cached
     ],
     'E2 (2 yes) then E1 (1 yes), both with the new name',
   )
-})
+}

@@ -226,6 +226,7 @@ test('the live page follows the ranking in a real browser: in place, through its
       (last) => last === '1h',
     )
     await waitForRows(page, [row(1, 'bravo', 2), row(2, 'delta', 1)])
+    assert.equal(await page.locator('caption').textContent(), 'Top 2 events by yes RSVPs, in the last hour, in Berlin')
     assert.ok(await sameDocument(page), 'the controls change the view in place')
     await screenshot(page, 'filtered')
 
@@ -259,10 +260,27 @@ test('the live page follows the ranking in a real browser: in place, through its
     assert.equal(await page.getByLabel('Country').inputValue(), '')
   })
 
-  await t.test('an invalid query shows the API’s message', async () => {
+  await t.test('a window the list lacks is named in words, in the caption and the control', async () => {
+    await page.goto(`${base}/?last=7d`)
+    await waitForStatus(page, 'live', /^Live$/)
+    assert.equal(await page.locator('caption').textContent(), 'Top 10 events by yes RSVPs, in the last 7 days')
+    assert.equal(await page.getByLabel('Counting').inputValue(), '7d')
+    assert.equal(await page.locator('#scope option:checked').textContent(), 'the last 7 days')
+    await page.goto(`${base}/?last=15m&k=3`)
+    await waitForStatus(page, 'live', /^Live$/)
+    assert.equal(await page.locator('caption').textContent(), 'Top 3 events by yes RSVPs, in the last 15 minutes')
+  })
+
+  await t.test('an invalid query shows the API’s message, and a caption without the refused parameter', async () => {
     await page.goto(`${base}/?k=0`)
     await waitForStatus(page, 'invalid', /not valid/)
     assert.match((await page.locator('#problem').textContent()) ?? '', /k must be an integer from 1 to/)
+    assert.equal(await page.locator('caption').textContent(), 'Top events by yes RSVPs, all time')
+
+    await page.goto(`${base}/?k=3&last=bogus&city=Berlin`)
+    await waitForStatus(page, 'invalid', /not valid/)
+    assert.match((await page.locator('#problem').textContent()) ?? '', /last must be a length such as 15m/)
+    assert.equal(await page.locator('caption').textContent(), 'Top 3 events by yes RSVPs, in Berlin')
   })
 
   await t.test('the keyboard reaches the controls, with a visible focus', async () => {
@@ -336,6 +354,73 @@ test('the live page follows the ranking in a real browser: in place, through its
     assert.ok(width <= 375, `the page is ${width} px wide at 375 px`)
     await screenshot(phone, 'phone')
     await phone.close()
+  })
+
+  await t.test(
+    'a stream refused for load (TOPK_STREAMS_MAX) shows the server’s reason, and follows once one is free',
+    async () => {
+      // One stream at most: the first page holds it, the second is answered 503.
+      const busy = await startCommand(fixture, 'api', { TOPK_STREAMS_MAX: '1' })
+      await busy.ready()
+      const holder = await browser.newPage()
+      await holder.goto(`${busy.base}/`)
+      await waitForStatus(holder, 'live', /^Live$/)
+      const refused = await browser.newPage()
+      await refused.goto(`${busy.base}/`)
+      await waitForStatus(refused, 'lost', /refused the stream.*retrying/)
+      assert.match(
+        (await refused.locator('#problem').textContent()) ?? '',
+        /^too many open streams \(TOPK_STREAMS_MAX 1\); try again later$/,
+      )
+      // The plain route still answers: the ranking is shown meanwhile.
+      await waitForRows(refused, [row(1, 'bravo', 7), row(2, 'charlie', 4), row(3, 'alpha', 3), row(4, 'delta', 1)])
+      await screenshot(refused, 'stream-refused')
+      await holder.close()
+      await waitForStatus(refused, 'live', /^Live$/)
+      assert.equal(await refused.locator('#problem').isHidden(), true, 'the reason goes once the stream opens')
+      await refused.close()
+      busy.child.kill('SIGTERM')
+      await busy.exited
+    },
+  )
+
+  await t.test('an RSVP of 9999-12-31T23:59:59.999Z: the sparklines ask for a window the API accepts', async () => {
+    await page.goto(`${base}/`)
+    await waitForRows(page, [row(1, 'bravo', 7), row(2, 'charlie', 4), row(3, 'alpha', 3), row(4, 'delta', 1)])
+    const histories: { url: URL; status: number }[] = []
+    page.on('response', (response) => {
+      const url = new URL(response.url())
+      if (url.pathname.endsWith('/history')) histories.push({ url, status: response.status() })
+    })
+    const last = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+    await produce(fixture, [rsvpMessage({ ...EVENTS.alpha, rsvpId: nextRsvpId++, mtime: last, response: 'yes' })])
+    await until(
+      'the newest RSVP shown',
+      () => page.locator('#newest time').getAttribute('datetime'),
+      (shown) => shown === '9999-12-31T23:59:59.999Z',
+    )
+    // Each row's history up to the end of year 9999, asked once and answered.
+    const ids = Object.values(EVENTS).map((event) => event.eventId)
+    const ends = await until(
+      'a history ending at 10000-01-01 for every row',
+      async () => histories.filter(({ url }) => url.searchParams.get('to') === '253402300800000'),
+      (found) => ids.every((id) => found.some(({ url }) => url.pathname === `/api/v1/events/${id}/history`)),
+    )
+    for (const { url, status } of ends) {
+      assert.equal(status, 200, url.href)
+      assert.equal(url.searchParams.get('from'), String(253_402_300_800_000 - 24 * 3_600_000))
+      assert.equal(url.searchParams.get('step'), 'hour')
+    }
+    assert.deepEqual(
+      histories.filter(({ status }) => status !== 200).map(({ url, status }) => `${status} ${url.href}`),
+      [],
+      'no history refused',
+    )
+    await until(
+      'the sparklines',
+      () => page.locator('#ranking tbody tr td.trend svg polyline').count(),
+      (drawn) => drawn === 4,
+    )
   })
 
   assert.deepEqual(pageErrors, [], 'no script error in the page')

@@ -180,9 +180,54 @@ test('stream limits, errors and shutdown', async (t) => {
   const again = await openStream(`${api.base}/api/v1/events/topk/stream`)
   assert.equal(again.status, 200)
 
+  // HEAD answers the headers of a stream, and opens none.
+  const head = await fetch(`${api.base}/api/v1/events/topk/stream?k=3`, { method: 'HEAD' })
+  assert.equal(head.status, 200)
+  assert.match(head.headers.get('content-type') ?? '', /^text\/event-stream/)
+  assert.equal(metricValue(await metrics(api), 'rsvp_topk_topk_streams_open'), 2, 'first and again; HEAD opened none')
+  // The refusal is an answer like any other: counted in the request metrics.
+  assert.ok(
+    (metricValue(
+      await metrics(api),
+      'rsvp_topk_http_request_duration_seconds_count',
+      'route="/api/v1/events/topk/stream",method="GET",status="503"',
+    ) ?? 0) >= 1,
+  )
+
   // Shutdown ends the open streams, and the process exits cleanly.
   api.child.kill('SIGTERM')
   await Promise.all([first.ended, again.ended])
   const exit = await api.exited
   assert.equal(exit.code, 0, api.output().slice(-2000))
+})
+
+test('distinct streamed queries are bounded; a stream of a query already followed is not', async (t) => {
+  const fixture = await createIngestFixture(t, 1)
+  const api = await startCommand(fixture, 'api', { TOPK_STREAM_QUERIES_MAX: '2' })
+  await api.ready()
+  const streams = [
+    await openStream(`${api.base}/api/v1/events/topk/stream?k=1`),
+    await openStream(`${api.base}/api/v1/events/topk/stream?k=2`),
+  ]
+  t.after(() => {
+    for (const stream of streams) stream.close()
+  })
+  const third = await openStream(`${api.base}/api/v1/events/topk/stream?k=3`)
+  assert.equal(third.status, 503)
+  assert.match((third.errorBody as { error: { message: string } }).error.message, /TOPK_STREAM_QUERIES_MAX 2/)
+  const again = await openStream(`${api.base}/api/v1/events/topk/stream?k=2`)
+  streams.push(again)
+  assert.equal(again.status, 200, 'a query already streamed is shared, not refused')
+  await again.waitForEvent('ranking', () => true)
+})
+
+test('an api stopped right after it starts listening exits cleanly', async (t) => {
+  const fixture = await createIngestFixture(t, 1)
+  const api = await startCommand(fixture, 'api', { LOG_LEVEL: 'info' })
+  // Stopped as soon as HTTP listens: start-up is still migrating and the LISTEN connection may be
+  // connecting, which close() must end rather than wait on.
+  await waitFor('HTTP to listen', async () => (api.output().includes('HTTP listening') ? true : undefined))
+  api.child.kill('SIGTERM')
+  const exit = await api.exited
+  assert.equal(exit.code, 0, api.output().slice(-3000))
 })

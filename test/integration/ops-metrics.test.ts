@@ -14,6 +14,7 @@ import {
   dashboardExpressions,
   exportedNamesOf,
   metricNamesOf,
+  PROMETHEUS_SYNTHETIC_SERIES,
   ruleExpressions,
   unexported,
 } from '../support/metric-names.ts'
@@ -43,6 +44,13 @@ test('every metric the alert rules and the dashboard read is one a running rsvp-
     assert.ok(metricNamesOf(expr).size > 0, `${where} reads a metric: ${expr}`)
   }
   assert.deepEqual(unexported([...rules, ...dashboard], exported), [], 'names read but not exported')
+  // `up` (RsvpTopkTargetDown) is Prometheus's own series, not the service's: accepted by name only.
+  const synthetic = rules.filter(({ expr }) => [...metricNamesOf(expr)].some((n) => PROMETHEUS_SYNTHETIC_SERIES.has(n)))
+  assert.deepEqual(
+    synthetic.map(({ where }) => where),
+    ['rule RsvpTopkTargetDown'],
+  )
+  assert.ok(!exported.has('up'), 'the service does not export up itself')
   // The same check against the same scrape finds a name the service does not export.
   assert.deepEqual(
     unexported(

@@ -63,8 +63,12 @@ describe('ops/alerts.yml', () => {
         'RsvpTopkApiLatencyHigh',
         'RsvpTopkCacheRingDegraded',
         'RsvpTopkPostgresUnreachable',
+        'RsvpTopkKafkaUnreachable',
+        'RsvpTopkReplicaDown',
+        'RsvpTopkTargetDown',
+        'RsvpTopkIngestAbsent',
       ],
-      'the alerts of issue 13',
+      'the alerts of issue 13, and those that see an ingest without Kafka, a replica out of use, and a process not running',
     )
     assert.match(output, new RegExp(`SUCCESS: ${rules.length} rules found`))
   })
@@ -86,6 +90,15 @@ describe('ops/alerts.yml', () => {
         'rsvp_topk_dependency_up{dependency="postgres"} < 0',
       ),
     )
+    // Kafka read as unreachable while start-up waits for PostgreSQL, and the local stack's
+    // optional ingest target paged for: both must fail their tests that must not fire.
+    const untried = withEditedRules((rules) =>
+      rules.replace(
+        /rsvp_topk_dependency_up\{dependency="kafka"\} == 0\n\s+unless on \(job, instance\)\n\s+rsvp_topk_dependency_up\{dependency="postgres"\} == 0/,
+        'rsvp_topk_dependency_up{dependency="kafka"} == 0',
+      ),
+    )
+    const optional = withEditedRules((rules) => rules.replace(', optional!="true"}', '}'))
     try {
       let { status, output } = promtool(['test', 'rules', 'alerts.test.yml'], early)
       assert.equal(status, 1, output)
@@ -93,9 +106,14 @@ describe('ops/alerts.yml', () => {
       ;({ status, output } = promtool(['test', 'rules', 'alerts.test.yml'], never))
       assert.equal(status, 1, output)
       assert.match(output, /FAILED[\s\S]*alertname: RsvpTopkPostgresUnreachable/)
+      ;({ status, output } = promtool(['test', 'rules', 'alerts.test.yml'], untried))
+      assert.equal(status, 1, output)
+      assert.match(output, /FAILED[\s\S]*alertname: RsvpTopkKafkaUnreachable[\s\S]*instance="10\.0\.0\.3:9464"/)
+      ;({ status, output } = promtool(['test', 'rules', 'alerts.test.yml'], optional))
+      assert.equal(status, 1, output)
+      assert.match(output, /FAILED[\s\S]*alertname: RsvpTopkTargetDown[\s\S]*optional="true"/)
     } finally {
-      rmSync(early, { recursive: true, force: true })
-      rmSync(never, { recursive: true, force: true })
+      for (const dir of [early, never, untried, optional]) rmSync(dir, { recursive: true, force: true })
     }
   })
 
@@ -131,6 +149,22 @@ describe('ops/prometheus.yml', () => {
     assert.equal(status, 0, output)
     assert.match(output, /SUCCESS: 1 rule files found/)
     assert.match(output, /Checking alerts\.yml\s+SUCCESS/)
+  })
+
+  test('scrapes the API and the ingest as jobs of their own, the ingest optional (serve runs it on the API port)', () => {
+    const config = read('prometheus.yml')
+    const jobs = [...config.matchAll(/- job_name: (\S+)\n(?:\s{4,}.*\n?)*/g)].map((m) => ({
+      name: m[1],
+      targets: /targets: \[([^\]]*)\]/.exec(m[0])?.[1],
+      optional: /^\s+optional: 'true'$/m.test(m[0]),
+    }))
+    assert.deepEqual(jobs, [
+      { name: 'rsvp-topk-api', targets: "'127.0.0.1:8088'", optional: false },
+      { name: 'rsvp-topk-ingest', targets: "'127.0.0.1:9464'", optional: true },
+    ])
+    // RsvpTopkTargetDown reads those jobs, and leaves the optional target out.
+    const targetDown = alertRules().find((rule) => rule.name === 'RsvpTopkTargetDown')?.text ?? ''
+    assert.match(targetDown, /up\{job=~"rsvp-topk-\(api\|ingest\)", optional!="true"\} == 0/)
   })
 })
 

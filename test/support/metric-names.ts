@@ -210,9 +210,31 @@ export function dashboardExpressions(dashboard: {
   return found
 }
 
-/** Each name an expression reads that `exported` lacks, with where it is read. */
+/**
+ * Series that no service exports, because Prometheus writes them itself: for each scrape of each
+ * target (`up` is 1 when the scrape succeeded, 0 when it failed; the others describe the scrape),
+ * and for each alerting rule (`ALERTS`, `ALERTS_FOR_STATE`). A rule may read them although no
+ * /metrics offers them: RsvpTopkTargetDown reads `up`, which is the only way to see a process that
+ * does not run. Only these exact names: `up_total` or `upstream_bytes` is the service's business.
+ */
+export const PROMETHEUS_SYNTHETIC_SERIES: ReadonlySet<string> = new Set([
+  'up',
+  'scrape_duration_seconds',
+  'scrape_samples_scraped',
+  'scrape_samples_post_metric_relabeling',
+  'scrape_series_added',
+  'ALERTS',
+  'ALERTS_FOR_STATE',
+])
+
+/**
+ * Each name an expression reads that `exported` lacks, with where it is read; Prometheus's own
+ * series (PROMETHEUS_SYNTHETIC_SERIES) are never missing.
+ */
 export function unexported(expressions: readonly Expression[], exported: ReadonlySet<string>): string[] {
   return expressions.flatMap(({ where, expr }) =>
-    [...metricNamesOf(expr)].filter((name) => !exported.has(name)).map((name) => `${name} (${where})`),
+    [...metricNamesOf(expr)]
+      .filter((name) => !exported.has(name) && !PROMETHEUS_SYNTHETIC_SERIES.has(name))
+      .map((name) => `${name} (${where})`),
   )
 }

@@ -100,6 +100,43 @@ describe('loadConfig', () => {
     )
   })
 
+  test('should take an optional read replica, a secret like DATABASE_URL, and its lag limit', () => {
+    const plain = loadConfig(valid)
+    assert.equal(plain.postgres.readUrl, undefined)
+    assert.equal(plain.postgres.replicaMaxLagSeconds, 5)
+    const replicaUrl = 'postgres://app:r3plica@127.0.0.1:5433/rsvps'
+    const config = loadConfig({ ...valid, DATABASE_READ_URL: replicaUrl, REPLICA_MAX_LAG_SECONDS: '30' })
+    assert.equal(config.postgres.readUrl, replicaUrl)
+    assert.equal(config.postgres.readSafeUrl, 'postgres://app:***@127.0.0.1:5433/rsvps')
+    assert.equal(config.postgres.replicaMaxLagSeconds, 30)
+    assert.ok(!JSON.stringify(config).includes('r3plica'), 'the replica’s password is not enumerable')
+    // The primary names the data set: cache keys do not change when reads move to the replica.
+    assert.equal(config.postgres.dataSet, plain.postgres.dataSet)
+
+    const dir = mkdtempSync(join(tmpdir(), 'rsvp-config-'))
+    const file = join(dir, 'database-read-url')
+    writeFileSync(file, `${replicaUrl}\n`)
+    assert.equal(loadConfig({ ...valid, DATABASE_READ_URL_FILE: file }).postgres.readUrl, replicaUrl)
+    assert.ok(
+      problemsOf({ ...valid, DATABASE_READ_URL: replicaUrl, DATABASE_READ_URL_FILE: file }).includes(
+        'DATABASE_READ_URL and DATABASE_READ_URL_FILE are both set: set only one',
+      ),
+    )
+    const problems = problemsOf({
+      ...valid,
+      DATABASE_READ_URL: 'mysql://app:r3plica@h/db',
+      REPLICA_MAX_LAG_SECONDS: '0',
+    })
+    assert.ok(problems.some((p) => p.startsWith('DATABASE_READ_URL must start with postgres://')))
+    assert.ok(problems.some((p) => p.startsWith('REPLICA_MAX_LAG_SECONDS must be an integer from 1')))
+    assert.ok(!problems.join('\n').includes('r3plica'))
+    assert.ok(
+      problemsOf({ ...valid, DATABASE_READ_URL: 'not a url' }).includes(
+        'DATABASE_READ_URL is not a URL (expected postgres://user:password@host:port/database)',
+      ),
+    )
+  })
+
   test('should return a frozen object', () => {
     const config = loadConfig(valid)
     assert.ok(Object.isFrozen(config))

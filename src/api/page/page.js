@@ -6,8 +6,11 @@
  */
 const API = '/api/v1/events'
 const PARAMETERS = ['k', 'date', 'last', 'country', 'city', 'topic']
-const SCOPE_TEXT = { '': 'all time', date: 'on', '1h': 'in the last hour', '24h': 'in the last 24 hours' }
+/** `last`'s units, as the API reads them (15m, 1h, 7d), in words. */
+const UNITS = { m: ['minute', 'minutes'], h: ['hour', 'hours'], d: ['day', 'days'] }
 const HOUR = 3_600_000
+/** The latest instant the API accepts (epoch ms): 10000-01-01T00:00:00Z, the end of year 9999. */
+const LATEST_INSTANT = 253_402_300_800_000
 const SPARK_HOURS = 24
 const SPARK_ROWS = 50
 const SPARK_REFRESH_MS = 10_000
@@ -35,6 +38,8 @@ let newestMtime = null
 let statusSeen = false
 let sparkTimer = 0
 let sparksLoading = 0
+// History URLs the API refused (400): asking again cannot help, so they are not asked for again.
+const refusedHistory = new Set()
 
 /** The view a query string asks for, with only the parameters the page knows. */
 function viewOf(search) {
@@ -53,7 +58,10 @@ function fillControls(next) {
   const scope = next.has('date') ? 'date' : (next.get('last') ?? '')
   const select = form.elements.scope
   // A window the URL names but the list lacks (last=7d) gets an option of its own.
-  if (![...select.options].some((option) => option.value === scope)) select.add(new Option(`the last ${scope}`, scope))
+  if (![...select.options].some((option) => option.value === scope)) {
+    const length = lengthInWords(scope)
+    select.add(new Option(length === null ? scope : `the last ${length}`, scope))
+  }
   select.value = scope
   form.elements.date.value = next.get('date') ?? ''
   for (const name of ['country', 'city', 'topic']) form.elements[name].value = next.get(name) ?? ''
@@ -97,24 +105,47 @@ function show(next, push) {
   follow(++generation)
 }
 
-function captionOf(shown) {
-  const scope = shown.has('date') ? 'date' : (shown.get('last') ?? '')
-  const when = scope === 'date' ? `on ${shown.get('date')} (UTC)` : (SCOPE_TEXT[scope] ?? `in the last ${scope}`)
-  const where = [shown.get('city'), shown.get('country')?.toUpperCase()].filter(Boolean).join(', ')
-  const topic = shown.get('topic')
-  return `Top ${shown.get('k') ?? 10} events by yes RSVPs, ${when}${where ? `, in ${where}` : ''}${topic ? `, topic ${topic}` : ''}`
+/**
+ * What a view shows, in words. Only what reads as the API reads it is described, and never
+ * `refused`, the parameter the API named as not valid: no "Top 0 events" or "in the last bogus"
+ * next to the API's message.
+ */
+function captionOf(shown, refused = null) {
+  const given = (name) => (name === refused ? null : (shown.get(name) ?? null))
+  const k = shown.has('k') ? given('k') : '10'
+  const top = k !== null && /^\d{1,10}$/.test(k) && Number(k) >= 1 ? `Top ${Number(k)} events` : 'Top events'
+  const date = given('date')
+  const length = lengthInWords(given('last'))
+  let when = ''
+  if (date !== null && /^\d{4}-\d\d-\d\d$/.test(date)) when = `, on ${date} (UTC)`
+  else if (length !== null) when = `, in the last ${length}`
+  else if (!shown.has('date') && !shown.has('last')) when = ', all time'
+  const where = [given('city'), given('country')?.toUpperCase()].filter(Boolean).join(', ')
+  const topic = given('topic')
+  return `${top} by yes RSVPs${when}${where ? `, in ${where}` : ''}${topic ? `, topic ${topic}` : ''}`
+}
+
+/** A `last` length in words ("15 minutes", "hour", "24 hours", "7 days"), or null if it is not one. */
+function lengthInWords(last) {
+  const match = /^(\d{1,6})([mhd])$/.exec(last ?? '')
+  const amount = match ? Number(match[1]) : 0
+  if (amount < 1) return null
+  const [one, many] = UNITS[match[2]]
+  return amount === 1 ? one : `${count.format(amount)} ${many}`
 }
 
 const query = () => (view.size > 0 ? `?${view}` : '')
+const streamUrl = () => `${API}/topk/stream${query()}`
 
 /** Opens the stream of the current view; the browser reconnects by itself after a dropped connection. */
 function follow(current) {
   clearTimeout(retryTimer)
   source?.close()
-  const stream = new EventSource(`${API}/topk/stream${query()}`)
+  const stream = new EventSource(streamUrl())
   source = stream
   stream.addEventListener('open', () => {
     retryDelay = RETRY_FIRST_MS
+    showProblem(null)
     setStatus('live', 'Live')
   })
   stream.addEventListener('ranking', (message) => render(readJson(message.data)))
@@ -125,26 +156,61 @@ function follow(current) {
       setStatus('lost', 'Connection lost — reconnecting…')
       return
     }
-    // Closed for good: the server answered without a stream (a refused query, or not ready yet).
+    // Closed for good: the server answered without a stream (a refused query, too many streams,
+    // not ready yet). EventSource shows neither the status nor the body: ask the same URL.
     stream.close()
     void diagnose(current)
   })
 }
 
-/** Asks the plain top-k route why the stream was refused: a bad query is shown, anything else retried. */
+/**
+ * Why the stream was refused: the stream's URL asked once, as JSON, for its status and error
+ * body. Should it stream this time, it is let go at once. null when the server does not answer.
+ */
+async function askStream() {
+  const abort = new AbortController()
+  try {
+    const response = await fetch(streamUrl(), {
+      headers: { Accept: 'application/json' },
+      cache: 'no-store',
+      signal: abort.signal,
+    })
+    const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream')
+    const body = streaming ? null : await response.json().catch(() => null)
+    return { status: response.status, retryAfterS: Number(response.headers.get('retry-after')), body }
+  } catch {
+    return null
+  } finally {
+    abort.abort()
+  }
+}
+
+/** Shows why the stream was refused: a bad query for good, anything else until a retry with backoff. */
 async function diagnose(current) {
-  const response = await fetch(`${API}/topk${query()}`).catch(() => null)
-  const body = response ? await response.json().catch(() => null) : null
+  const answer = await askStream()
   if (current !== generation) return
-  if (response?.status === 400) {
+  const error = answer?.body?.error
+  const message = typeof error?.message === 'string' ? error.message : null
+  if (answer?.status === 400) {
     setStatus('invalid', 'Not following: the query is not valid')
-    showProblem(body?.error?.message ?? 'The query is not valid.')
+    showProblem(message ?? 'The query is not valid.')
+    $('caption').textContent = captionOf(view, typeof error?.parameter === 'string' ? error.parameter : null)
     return
   }
-  // The route answers while the stream does not (an older server, or one still starting): show it.
-  if (response?.ok) render(body)
-  setStatus('lost', 'Connection lost — reconnecting…')
-  retryTimer = setTimeout(() => follow(current), retryDelay)
+  // The plain route may answer while the stream does not (too many streams, an older server): show it.
+  const plain = await fetch(`${API}/topk${query()}`).catch(() => null)
+  const body = plain?.ok ? await plain.json().catch(() => null) : null
+  if (current !== generation) return
+  if (body !== null) render(body)
+  if (answer !== null && answer.status >= 400 && message !== null) {
+    // Refused with a reason (503: too many open streams, or still starting): say it, and retry.
+    setStatus('lost', 'Not following: the server refused the stream — retrying…')
+    showProblem(message)
+  } else {
+    setStatus('lost', 'Connection lost — reconnecting…')
+  }
+  const retryAfterMs = Number.isFinite(answer?.retryAfterS) ? answer.retryAfterS * 1000 : 0
+  retryTimer = setTimeout(() => follow(current), Math.min(Math.max(retryDelay, retryAfterMs), RETRY_MAX_MS))
   retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS)
 }
 
@@ -299,8 +365,17 @@ function highlight(row, change, move) {
   tr.classList.add(change === 'count' ? 'flash-count' : 'flash')
 }
 
-/** The end of the sparklines' window: the hour after the stream's newest RSVP (a replay has its own clock). */
-const sparkEnd = () => (Math.floor((newestMtime ?? Date.now()) / HOUR) + 1) * HOUR
+/**
+ * The end of the sparklines' window: the hour after the stream's newest RSVP (a replay has its own
+ * clock), and never past the latest instant the API accepts (an RSVP of 9999-12-31T23:59Z).
+ */
+const sparkEnd = () => Math.min((Math.floor((newestMtime ?? Date.now()) / HOUR) + 1) * HOUR, LATEST_INSTANT)
+
+/** A row's history for the SPARK_HOURS before `to`, hour by hour; instants as epoch ms, encoded. */
+function historyUrl(row, to) {
+  const range = new URLSearchParams({ from: String(to - SPARK_HOURS * HOUR), to: String(to), step: 'hour' })
+  return `${API}/${encodeURIComponent(row.id)}/history?${range}`
+}
 
 /**
  * Loads the sparklines of the rows that lack one, whose count changed or whose window moved since
@@ -312,6 +387,7 @@ function refreshSparks() {
   let soonest = Number.POSITIVE_INFINITY
   for (const row of rows.values()) {
     if (row.rank > SPARK_ROWS || row.loading || (row.yes === row.sparkYes && row.sparkTo === sparkEnd())) continue
+    if (refusedHistory.has(historyUrl(row, sparkEnd()))) continue
     const due = row.sparkAt + SPARK_REFRESH_MS
     if (due > Date.now()) soonest = Math.min(soonest, due)
     else if (sparksLoading < SPARK_PARALLEL) void loadSpark(row, generation)
@@ -324,9 +400,10 @@ async function loadSpark(row, current) {
   row.loading = true
   const yes = row.yes
   const to = sparkEnd()
-  const range = `from=${new Date(to - SPARK_HOURS * HOUR).toISOString()}&to=${new Date(to).toISOString()}`
+  const url = historyUrl(row, to)
   try {
-    const response = await fetch(`${API}/${encodeURIComponent(row.id)}/history?${range}&step=hour`)
+    const response = await fetch(url)
+    if (response.status === 400) refusedHistory.add(url)
     const body = response.ok ? await response.json() : null
     if (current === generation && Array.isArray(body?.points)) {
       drawSpark(row, body.points)

@@ -33,6 +33,8 @@ describe('parseHistoryQuery', () => {
       [{ from: '2020-01-01', to: '2026-01-01' }, 'from', new RegExp(`at most ${MAX_HISTORY_POINTS} steps.*step=day`)],
       [{ from: ['2026-11-01', '2026-11-02'] }, 'from', /at most once/],
       [{ limit: '3' }, 'limit', /unknown parameter/],
+      // 2,001 days: narrowing is the only way left, so the message does not suggest step=day.
+      [{ step: 'day', from: '0', to: '172886400000' }, 'from', /2001\. Narrow it$/],
     ]
     for (const [raw, parameter, message] of cases) {
       const result = parseHistoryQuery(raw, NOW)

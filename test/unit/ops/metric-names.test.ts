@@ -4,6 +4,7 @@ import {
   dashboardExpressions,
   exportedNamesOf,
   metricNamesOf,
+  PROMETHEUS_SYNTHETIC_SERIES,
   ruleExpressions,
   unexported,
 } from '../../support/metric-names.ts'
@@ -92,6 +93,47 @@ describe('exportedNamesOf', () => {
         'rsvp_topk_ingest_messages_total_bucket (panel "Histogram read raw")',
       ],
     )
+  })
+})
+
+describe('unexported and Prometheus’s own series', () => {
+  const exported = exportedNamesOf(
+    '# TYPE rsvp_topk_dependency_up gauge\nrsvp_topk_dependency_up{dependency="kafka"} 0',
+  )
+
+  test('should accept up and the other series Prometheus writes for each scrape, though no service exports them', () => {
+    assert.ok(!exported.has('up'), 'no /metrics offers up')
+    assert.deepEqual(
+      unexported(
+        [
+          { where: 'rule TargetDown', expr: 'up{job=~"rsvp-topk-(api|ingest)", optional!="true"} == 0' },
+          {
+            where: 'panel "Scrapes"',
+            expr: 'scrape_duration_seconds > 5 and on (instance) scrape_samples_scraped == 0',
+          },
+          { where: 'panel "Firing"', expr: 'count by (alertname) (ALERTS{alertstate="firing"})' },
+          { where: 'rule KafkaUnreachable', expr: 'rsvp_topk_dependency_up{dependency="kafka"} == 0' },
+        ],
+        exported,
+      ),
+      [],
+    )
+  })
+
+  test('should still report a name that merely resembles one of them, or a misspelt one', () => {
+    assert.deepEqual(
+      unexported(
+        [
+          { where: 'rule Upper', expr: 'up_total == 0' },
+          { where: 'rule Case', expr: 'UP == 0 or alerts' },
+          { where: 'rule Both', expr: 'up == 0 unless rsvp_topk_dependency_ups' },
+        ],
+        exported,
+      ),
+      ['up_total (rule Upper)', 'UP (rule Case)', 'alerts (rule Case)', 'rsvp_topk_dependency_ups (rule Both)'],
+    )
+    assert.ok(PROMETHEUS_SYNTHETIC_SERIES.has('up'))
+    assert.ok(!PROMETHEUS_SYNTHETIC_SERIES.has('rsvp_topk_up'))
   })
 })
 
