@@ -7,7 +7,7 @@
 # PostgreSQL meanwhile; a replica would double the processes on a 2-core machine).
 #
 # Every variable can be moved, so a test runs its own cluster beside this one:
-#   RSVP_TOPK_CLUSTER_REDIS_PORTS  the three ports (each also uses port + 10000 for the cluster bus)
+#   RSVP_TOPK_CLUSTER_REDIS_PORTS  the three ports (each also uses port + 1000 for the cluster bus)
 #   RSVP_TOPK_LOCAL_DIR            where data (cluster/redis-<port>), pid files and passwords live
 
 REDIS_CLUSTER_PORTS=(${RSVP_TOPK_CLUSTER_REDIS_PORTS:-26479 26480 26481})
@@ -78,6 +78,9 @@ appendonly no
 maxmemory 256mb
 maxmemory-policy allkeys-lru
 cluster-enabled yes
+# The bus port defaults to port + 10000, which for these ports lies in Linux's ephemeral range
+# (32768-60999): an outgoing connection can hold it and the node then cannot start.
+cluster-port $((port + 1000))
 cluster-config-file nodes.conf
 cluster-node-timeout $REDIS_CLUSTER_NODE_TIMEOUT_MS
 # The masters that are up keep serving their slots while one is down (the default stops the

@@ -66,18 +66,21 @@ async function migrateOnce(
   migrations: readonly Migration[],
 ): Promise<string[]> {
   const client = await db.connect()
+  // Every statement of a migration run goes without the pool's query timeout: waiting for another
+  // process's migration (the advisory lock) or a busy server must not fail and roll it back.
+  // pg reads query_timeout per query (client.js) though its types do not declare it.
+  const run = <Row extends pg.QueryResultRow>(text: string, values?: unknown[]) =>
+    client.query<Row>({ text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as pg.QueryConfig)
   const applied: string[] = []
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    await run('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
+    await run(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    text PRIMARY KEY,
       name       text NOT NULL,
       checksum   text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`)
-    const { rows } = await client.query<{ version: string; checksum: string }>(
-      'SELECT version, checksum FROM schema_migrations',
-    )
+    const { rows } = await run<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations')
     const done = new Map(rows.map((row) => [row.version, row.checksum]))
     for (const migration of migrations) {
       const checksum = done.get(migration.version)
@@ -92,16 +95,14 @@ async function migrateOnce(
         continue
       }
       try {
-        await client.query('BEGIN')
-        // pg reads query_timeout per query (client.js) though its types do not declare it.
-        const longQuery = { text: migration.sql, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as pg.QueryConfig
-        await client.query(longQuery)
-        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        await run('BEGIN')
+        await run(migration.sql)
+        await run('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
           migration.version,
           migration.name,
           migration.checksum,
         ])
-        await client.query('COMMIT')
+        await run('COMMIT')
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {})
         const failure = toDatabaseError(error)

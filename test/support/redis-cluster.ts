@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Where the test cluster lives: beside the stack's own data, in a folder of its own. */
 export const TEST_CLUSTER_DIR = join(process.env.RSVP_TOPK_LOCAL_DIR ?? join(ROOT, '.local'), 'test-redis-cluster')
-/** Its ports (and each port + 10000, the cluster bus); movable like the stack's. */
+/** Its ports (and each port + 1000, the cluster bus); movable like the stack's. */
 export const TEST_CLUSTER_PORTS = (process.env.RSVP_TOPK_TEST_CLUSTER_REDIS_PORTS ?? '26579 26580 26581')
   .trim()
   .split(/\s+/)
