@@ -2,7 +2,7 @@
  * Sustained ingest throughput: RSVPs per second from Kafka to committed PostgreSQL state.
  *
  *   eval "$(./dev.sh env)" && node bench/ingest-throughput.ts [--messages 1000000] [--seed 7]
- *     [--processes 1] [--no-profile] [--no-verify] [--heap-snapshot]
+ *     [--processes 1] [--no-profile] [--no-verify] [--heap-snapshot] [--out bench/results/ingest.json]
  *
  * Fills a fresh 6-partition topic with a generated stream (the producer's speed is reported but
  * not counted), then starts real `rsvp-topk ingest` processes (one unless --processes) on a fresh
@@ -17,7 +17,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     'heap-snapshot': { type: 'boolean', default: false },
     // V8 flags for the ingest processes, e.g. --node-flags=--max-old-space-size=200
     'node-flags': { type: 'string', default: '' },
+    // where the JSON goes, e.g. another file for the clustered stack's figures
+    out: { type: 'string', default: 'bench/results/ingest.json' },
   },
 })
 const total = Number(args.messages)
@@ -317,5 +319,5 @@ if (profileFile) {
   console.log(`\nservice CPU profile (${profileFile}), self time by area:\n${top(selfByArea, 12)}`)
   console.log(`\nhottest functions:\n${top(selfByFunction, 15)}`)
 }
-writeFileSync(join(resultsDir, 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`)
-console.log(`\nwritten: bench/results/ingest.json; profile: ${profileDir}`)
+writeFileSync(resolve(root, args.out), `${JSON.stringify(result, null, 2)}\n`)
+console.log(`\nwritten: ${args.out}; profile: ${profileDir}`)

@@ -2,6 +2,7 @@
  * Top-k latency and throughput of the HTTP API on a large dataset, next to the naive query.
  *
  *   eval "$(./dev.sh env)" && node bench/topk-latency.ts [--quick] [--duration 10] [--connections 64]
+ *     [--api-processes 1]
  *
  * Loads the synthetic dataset when it is missing (bench/load-topk-data.ts: 1,000,000 events and
  * 10,000,000 RSVPs in the database rsvp_topk_bench), starts `rsvp-topk api` on it as a child
@@ -10,6 +11,11 @@
  * (autocannon's histogram only keeps whole milliseconds). The naive query, GROUP BY over the
  * RSVPs table, is timed in the same run straight through pg. Results: bench/results/topk.json
  * (topk-quick.json with --quick).
+ *
+ * With --api-processes N the request runs go to N `api` processes, each driven by its own
+ * autocannon instance with its share of the connections (the figure is their sum); with
+ * DATABASE_READ_URL set (./dev.sh env --cluster) the API reads the dataset on that replica, and
+ * the JSON says how many statements each side answered.
  *
  * Then the windows (bench/topk-windows.ts): the widest window a request may ask for, and the API
  * process's peak RSS under 10,000 distinct windows at k=1000 (1,000 with --quick) with answers
@@ -29,7 +35,7 @@ import { Command } from 'commander'
 import { createLogger } from '../src/observability/logger.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
 import { freePort } from '../test/helpers.ts'
-import { DATASET_START_MS, loadTopkData, positiveInteger, type TopkDataset } from './load-topk-data.ts'
+import { DATASET_START_MS, databaseUrl, loadTopkData, positiveInteger, type TopkDataset } from './load-topk-data.ts'
 import { machine, peakRssMb } from './support.ts'
 import { distinctWindows, type WindowTimes } from './topk-windows.ts'
 
@@ -88,6 +94,8 @@ export interface TopkBenchOptions {
   readonly out?: string
   /** distinct windows sent at k=1000 to measure the API's memory (default 10,000) */
   readonly distinctWindows?: number
+  /** `api` processes the request runs are spread over (default 1; the windows use the first) */
+  readonly apiProcesses?: number
   readonly log?: (line: string) => void
 }
 
@@ -134,19 +142,23 @@ const round = (value: number, digits = 3) => Number(value.toFixed(digits))
 
 /** `rsvp-topk api` on the bench database, its output kept (last lines) for error messages. */
 function startApi(
-  databaseUrl: string,
+  url: string,
   port: number,
   topkCacheMs: number | undefined,
   extraEnv: NodeJS.ProcessEnv = {},
 ): { child: ChildProcess; tail: string[] } {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: url,
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(port),
     LOG_LEVEL: 'warn',
   }
   if (topkCacheMs !== undefined) env.TOPK_CACHE_MS = String(topkCacheMs)
+  // A replica (./dev.sh env --cluster) holds the bench database too: the API reads it there.
+  if (process.env.DATABASE_READ_URL) {
+    env.DATABASE_READ_URL = databaseUrl(process.env.DATABASE_READ_URL, new URL(url).pathname.slice(1))
+  }
   Object.assign(env, extraEnv)
   const child = spawn(process.execPath, [join(ROOT, 'bin/rsvp-topk.js'), 'api'], {
     env,
@@ -217,30 +229,36 @@ async function checkAnswer(base: string, db: Postgres, s: Scenario): Promise<str
   return undefined
 }
 
-async function measure(url: string, connections: number, duration: number): Promise<Measured> {
-  const run = autocannon({ url, connections, duration, pipelining: 1, timeout: 10 })
+/** One autocannon run per URL at once (the connections shared out), their figures summed. */
+async function measure(urls: readonly string[], connections: number, duration: number): Promise<Measured> {
   let times = new Float64Array(1 << 16)
   let count = 0
-  run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    if (status < 200 || status > 299) return
-    if (count === times.length) {
-      const grown = new Float64Array(times.length * 2)
-      grown.set(times)
-      times = grown
-    }
-    times[count++] = ms
+  const runs = urls.map((url, i) => {
+    const share = Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0)
+    const run = autocannon({ url, connections: share, duration, pipelining: 1, timeout: 10 })
+    run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status < 200 || status > 299) return
+      if (count === times.length) {
+        const grown = new Float64Array(times.length * 2)
+        grown.set(times)
+        times = grown
+      }
+      times[count++] = ms
+    })
+    return run
   })
-  const result = await run
+  const results = await Promise.all(runs)
   const sorted = times.subarray(0, count).sort()
+  const sum = (pick: (r: AutocannonResult) => number) => results.reduce((total, r) => total + pick(r), 0)
   return {
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
-    rps: result.requests.average,
-    requests: result.requests.total,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    autocannonP50: result.latency.p50,
-    autocannonP99: result.latency.p99,
+    rps: sum((r) => r.requests.average),
+    requests: sum((r) => r.requests.total),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors + r.timeouts),
+    autocannonP50: Math.max(...results.map((r) => r.latency.p50)),
+    autocannonP99: Math.max(...results.map((r) => r.latency.p99)),
   }
 }
 
@@ -304,8 +322,12 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
   const logger = createLogger('warn')
   const db = createPostgres({ url: dataset.url, poolSize: 1, applicationName: 'rsvp-topk-bench' }, { logger })
   let api: { child: ChildProcess; tail: string[] } | undefined
+  // the other `api` processes of --api-processes, during the request runs
+  let others: { child: ChildProcess; tail: string[] }[] = []
   const killNow = () => {
-    if (api && api.child.exitCode === null && api.child.signalCode === null) api.child.kill('SIGKILL')
+    for (const one of [api, ...others]) {
+      if (one && one.child.exitCode === null && one.child.signalCode === null) one.child.kill('SIGKILL')
+    }
   }
   const onSignal = (signal: NodeJS.Signals) => {
     log(`\n${signal}: stopping the API and exiting`)
@@ -332,6 +354,8 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
   let windowPeakRss: number | undefined
   let windowTenthRss: number | undefined
   let answerCacheMb: number | undefined
+  const apiProcesses = options.apiProcesses ?? 1
+  let dbReads: { replica: number; primary: number } | undefined
   try {
     // The database side first: plans and timings of the maintained queries, then the naive ones.
     log('\nplans of the maintained top-k queries (EXPLAIN ANALYZE):')
@@ -371,14 +395,19 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
       api = startApi(dataset.url, port, options.topkCacheMs)
       readySeconds = await waitReady(base, api.child, api.tail)
       log(`  ready in ${readySeconds.toFixed(1)} s`)
+      const otherPorts = await Promise.all(Array.from({ length: apiProcesses - 1 }, () => freePort()))
+      others = otherPorts.map((p) => startApi(dataset.url, p, options.topkCacheMs))
+      const bases = [base, ...otherPorts.map((p) => `http://127.0.0.1:${p}`)]
+      await Promise.all(others.map((o, i) => waitReady(bases[i + 1] as string, o.child, o.tail)))
+      if (others.length > 0) log(`  ${apiProcesses} api processes on ${bases.join(', ')}`)
       for (const s of scenarios) {
         const difference = await checkAnswer(base, db, s)
         if (difference) problems.push(difference)
       }
       for (const s of scenarios) {
-        const url = base + scenarioPath(s)
-        if (options.warmupSeconds > 0) await measure(url, options.connections, options.warmupSeconds)
-        const m = await measure(url, options.connections, options.durationSeconds)
+        const urls = bases.map((b) => b + scenarioPath(s))
+        if (options.warmupSeconds > 0) await measure(urls, options.connections, options.warmupSeconds)
+        const m = await measure(urls, options.connections, options.durationSeconds)
         measured.set(s.key, m)
         log(
           `  ${s.label.padEnd(22)} p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${Math.round(m.rps).toLocaleString()} req/s` +
@@ -387,6 +416,19 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         if (m.non2xx + m.errors > 0) problems.push(`${s.label}: ${m.non2xx} non-2xx responses, ${m.errors} errors`)
       }
       serviceRss = peakRssMb(api.child.pid)
+      // Which database answered the API's statements (rsvp_topk_db_reads_total), all processes.
+      dbReads = { replica: 0, primary: 0 }
+      for (const b of bases) {
+        const metrics = await (await fetch(`${b}/metrics`)).text()
+        for (const target of ['replica', 'primary'] as const) {
+          dbReads[target] += Number(
+            new RegExp(`^rsvp_topk_db_reads_total\\{target="${target}"\\} (\\S+)`, 'm').exec(metrics)?.[1] ?? 0,
+          )
+        }
+      }
+      log(`  statements answered by the replica: ${dbReads.replica}, by the primary: ${dbReads.primary}`)
+      await Promise.all(others.map((o) => stopApi(o.child)))
+      others = []
 
       // The worst window a request may ask for: the widest span over the whole data set.
       log(`\nthe widest window (${MAX_WINDOW_DAYS} days over the whole data set), each request its own window:`)
@@ -483,6 +525,8 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
       api_answer_cache_mb: answerCacheMb && round(answerCacheMb, 1),
       api_answer_cache_budget_mb: CACHE_BUDGET_MB,
       service_ready_seconds: readySeconds && round(readySeconds, 1),
+      api_processes: apiProcesses,
+      db_reads: dbReads ?? null,
       non_2xx: [...measured.values()].reduce((sum, m) => sum + m.non2xx, 0),
       errors: [...measured.values()].reduce((sum, m) => sum + m.errors, 0),
       targets: {
@@ -528,6 +572,7 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     if (api) await stopApi(api.child)
+    await Promise.all(others.map((o) => stopApi(o.child)))
     process.off('exit', killNow)
     await db.close()
   }
@@ -592,6 +637,12 @@ if (import.meta.main) {
       (text) => (text === '0' ? 0 : positiveInteger(text)),
     )
     .option('--no-api', 'database side only: the naive and the maintained queries through pg')
+    .option(
+      '--api-processes <n>',
+      'api processes the request runs are spread over (one autocannon each)',
+      positiveInteger,
+      1,
+    )
     .option('--out <file>', 'JSON result file (default bench/results/topk.json, topk-quick.json with --quick)')
     .addHelpText(
       'after',
@@ -615,6 +666,7 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     api: boolean
     topkCacheMs?: number
     out?: string
+    apiProcesses: number
   }>()
   await runTopkBench({
     events: opts.events ?? (opts.quick ? 100_000 : 1_000_000),
@@ -627,6 +679,7 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     api: opts.api,
     topkCacheMs: opts.topkCacheMs,
     distinctWindows: opts.quick ? 1000 : 10_000,
+    apiProcesses: opts.apiProcesses,
     out: opts.out ?? join(ROOT, opts.quick ? 'bench/results/topk-quick.json' : 'bench/results/topk.json'),
   })
 }

@@ -2,11 +2,14 @@
  * ./dev.sh chaos: runs the chaos scenarios one after the other against the local stack and
  * prints one table (scenario, messages in, applied, dead-lettered, exact, recovery, restarts).
  * The table also goes to chaos/results/latest.md and .json. Exits 1 when a scenario is not exact.
+ * With --cluster (./dev.sh chaos --cluster) it runs the clustered stack's scenarios instead
+ * (cluster-scenarios.ts), and the table goes to chaos/results/cluster-latest.md and .json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { Command } from 'commander'
 import type { Scope } from '../test/helpers.ts'
-import type { ChaosRow, Size } from './kit.ts'
+import { clusterScenarios } from './cluster-scenarios.ts'
+import type { ChaosRow, Scenario, Size } from './kit.ts'
 import { scenarios } from './scenarios.ts'
 
 const RESULTS = new URL('./results/', import.meta.url)
@@ -36,7 +39,7 @@ export async function runScenario(
   size: Size,
   log: (message: string) => void = () => {},
 ): Promise<ChaosRow> {
-  const scenario = scenarios.find((s) => s.name === name)
+  const scenario = [...scenarios, ...clusterScenarios].find((s) => s.name === name)
   if (!scenario) throw new Error(`no scenario ${name}`)
   const scope = createScope()
   const started = performance.now()
@@ -76,16 +79,18 @@ async function main(): Promise<void> {
     .description('Real service processes under faults, each scenario checked against the counting contract')
     .option('--quick', 'small sizes (what ./dev.sh test runs)')
     .option('--only <names...>', 'run only these scenarios')
+    .option('--cluster', "the clustered stack's scenarios, against ./dev.sh up --cluster (./dev.sh chaos --cluster)")
     .addHelpText(
       'after',
-      `\nScenarios (full sizes; --quick in brackets):\n${scenarios.map((s) => `  ${s.name.padEnd(22)} ${s.summary}`).join('\n')}\n\nThe table goes to stdout and to chaos/results/latest.md and latest.json; exit 1 when one is not exact.`,
+      `\nScenarios (full sizes; --quick in brackets):\n${list(scenarios)}\n\nWith --cluster:\n${list(clusterScenarios)}\n\nThe table goes to stdout and to chaos/results/latest.md and latest.json (cluster-latest.* with --cluster); exit 1 when one is not exact.`,
     )
     .parse()
-  const options = program.opts<{ quick?: boolean; only?: string[] }>()
+  const options = program.opts<{ quick?: boolean; only?: string[]; cluster?: boolean }>()
   const size: Size = options.quick ? 'quick' : 'full'
-  const chosen = options.only ?? scenarios.map((s) => s.name)
+  const suite = options.cluster ? clusterScenarios : scenarios
+  const chosen = options.only ?? suite.map((s) => s.name)
   for (const name of chosen) {
-    if (!scenarios.some((s) => s.name === name)) program.error(`unknown scenario '${name}' (see --help)`)
+    if (!suite.some((s) => s.name === name)) program.error(`unknown scenario '${name}' (see --help)`)
   }
   const started = performance.now()
   const rows: ChaosRow[] = []
@@ -102,12 +107,17 @@ async function main(): Promise<void> {
   const text = `${table(rows)}\n\n${size} suite, ${minutes} min, ${new Date().toISOString()}\n`
   console.log(`\n${text}`)
   mkdirSync(RESULTS, { recursive: true })
-  writeFileSync(new URL('latest.md', RESULTS), text)
+  const results = options.cluster ? 'cluster-latest' : 'latest'
+  writeFileSync(new URL(`${results}.md`, RESULTS), text)
   writeFileSync(
-    new URL('latest.json', RESULTS),
+    new URL(`${results}.json`, RESULTS),
     `${JSON.stringify({ size, minutes: Number(minutes), rows }, null, 2)}\n`,
   )
   process.exitCode = rows.every((row) => row.exact) ? 0 : 1
+}
+
+function list(suite: readonly Scenario[]): string {
+  return suite.map((s) => `  ${s.name.padEnd(22)} ${s.summary}`).join('\n')
 }
 
 if (import.meta.main) await main()
