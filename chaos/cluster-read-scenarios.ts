@@ -214,7 +214,12 @@ export const redisMasterKill: Scenario = {
         return members.size === 3 && [...members.values()].every((v) => v === 1) ? true : undefined
       },
       60_000,
-    )
+    ).catch(async (error: unknown) => {
+      const members = await clusterMembers(service).catch(() => new Map())
+      throw new Error(
+        `${(error as Error).message} (the service says ${JSON.stringify([...members])}); its output ends with: ${service.output().slice(-3000)}`,
+      )
+    })
     const requests = size === 'full' ? 2000 : 300
     const lookupsBefore = await cacheLookups(service)
     const warm = await apiLoad(service.base, messages, { requests, concurrency: CLIENTS })
