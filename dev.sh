@@ -42,8 +42,9 @@ Usage: ./dev.sh COMMAND
             and Redis stopped, hostile messages), each checked against the counting contract;
             prints a table (./dev.sh chaos --help for the scenarios)
   chaos --cluster [--quick] [--only NAME…]
-            the clustered stack's chaos scenarios (a Kafka broker killed with SIGKILL mid-stream
-            and started again, …) against what 'up --cluster' started, which must be up
+            the clustered stack's chaos scenarios against what 'up --cluster' started, which
+            must be up: kafka-broker-kill, pg-replica-stop, redis-master-kill,
+            ingest-rolling-restart (each checked exact against the contract)
   test      install what is missing, bring the stack up if needed, type-check, lint and run every
             test (unit and integration); leaves the stack as it found it
   up [COMPONENT…]
