@@ -62,22 +62,7 @@ redis_cluster_start_node() {
   dir="$(redis_cluster_node_dir "$port")"
   pid_file="$(redis_cluster_pid_file "$port")"
   redis_cluster_node_up "$port" && return 0
-  mkdir -p "$dir" "$RUN_DIR"
-  (
-    umask 077
-    cat >"$dir/redis.conf" <<EOF
-bind 127.0.0.1
-port $port
-protected-mode yes
-daemonize yes
-pidfile $pid_file
-logfile $dir/redis.log
-dir $dir
-save ""
-appendonly no
-maxmemory 256mb
-maxmemory-policy allkeys-lru
-cluster-enabled yes
+  redis_start_server "$port" "$dir" "$pid_file" "$REDIS_CLUSTER_APP_COMMANDS" "cluster-enabled yes
 # The bus port defaults to port + 10000, which for these ports lies in Linux's ephemeral range
 # (32768-60999): an outgoing connection can hold it and the node then cannot start.
 cluster-port $((port + 1000))
@@ -85,20 +70,8 @@ cluster-config-file nodes.conf
 cluster-node-timeout $REDIS_CLUSTER_NODE_TIMEOUT_MS
 # The masters that are up keep serving their slots while one is down (the default stops the
 # whole cluster): a cache that loses a third of its hits, not all of them.
-cluster-require-full-coverage no
-user default off
-user $APP_REDIS_USER on >$REDIS_APP_PASSWORD resetkeys ~rsvp-topk:* resetchannels -@all $REDIS_CLUSTER_APP_COMMANDS
-user $ADMIN_REDIS_USER on >$REDIS_ADMIN_PASSWORD ~* &* +@all
-EOF
-  )
-  rm -f "$pid_file"
-  redis-server "$dir/redis.conf" >/dev/null || die "redis-server on port $port did not start (log: $dir/redis.log)"
-  for _ in $(seq 1 100); do
-    [ "$(redis_cli "$port" PING 2>/dev/null)" = PONG ] && return 0
-    sleep 0.05
-  done
-  tail -n 20 "$dir/redis.log" >&2
-  die "the Redis Cluster node on port $port does not answer AUTH + PING"
+cluster-require-full-coverage no" ||
+    die "the Redis Cluster node on port $port does not answer AUTH + PING"
 }
 
 # Waits until every node running says cluster_state:ok with all 16384 slots assigned and the

@@ -18,15 +18,12 @@ redis_cli() {
   REDISCLI_AUTH="$REDIS_APP_PASSWORD" redis-cli -h 127.0.0.1 -p "$port" --user "$APP_REDIS_USER" "$@"
 }
 
-redis_up_one() {
-  local port="$1" dir pid_file started
-  dir="$(redis_node_dir "$port")"
-  pid_file="$(redis_pid_file "$port")"
-  if pid_alive "$pid_file"; then
-    say "  redis      already running (pid $(head -n1 "$pid_file")) on 127.0.0.1:$port"
-    return 0
-  fi
-  started="$(now)"
+# Writes a node's configuration (each time: the passwords are the checkout's), starts it, and
+# waits until it answers the service's user; on failure prints its log's end and returns 1.
+#   redis_start_server PORT DIR PID_FILE APP_COMMANDS [EXTRA_CONFIG]
+# EXTRA_CONFIG (lines) is what a cluster node adds; the ring's and the cluster's nodes share the rest.
+redis_start_server() {
+  local port="$1" dir="$2" pid_file="$3" app_commands="$4" extra="${5:-}"
   mkdir -p "$dir" "$RUN_DIR"
   (
     umask 077
@@ -42,19 +39,33 @@ save ""
 appendonly no
 maxmemory 256mb
 maxmemory-policy allkeys-lru
+$extra
 user default off
-user $APP_REDIS_USER on >$REDIS_APP_PASSWORD resetkeys ~rsvp-topk:* resetchannels -@all $REDIS_APP_COMMANDS
+user $APP_REDIS_USER on >$REDIS_APP_PASSWORD resetkeys ~rsvp-topk:* resetchannels -@all $app_commands
 user $ADMIN_REDIS_USER on >$REDIS_ADMIN_PASSWORD ~* &* +@all
 EOF
   )
   rm -f "$pid_file"
   redis-server "$dir/redis.conf" >/dev/null || die "redis-server on port $port did not start (log: $dir/redis.log)"
   for _ in $(seq 1 100); do
-    [ "$(redis_cli "$port" PING 2>/dev/null)" = PONG ] && break
+    [ "$(redis_cli "$port" PING 2>/dev/null)" = PONG ] && return 0
     sleep 0.05
   done
-  [ "$(redis_cli "$port" PING 2>/dev/null)" = PONG ] ||
-    { tail -n 20 "$dir/redis.log" >&2; die "redis on port $port does not answer AUTH + PING"; }
+  tail -n 20 "$dir/redis.log" >&2
+  return 1
+}
+
+redis_up_one() {
+  local port="$1" dir pid_file started
+  dir="$(redis_node_dir "$port")"
+  pid_file="$(redis_pid_file "$port")"
+  if pid_alive "$pid_file"; then
+    say "  redis      already running (pid $(head -n1 "$pid_file")) on 127.0.0.1:$port"
+    return 0
+  fi
+  started="$(now)"
+  redis_start_server "$port" "$dir" "$pid_file" "$REDIS_APP_COMMANDS" ||
+    die "redis on port $port does not answer AUTH + PING"
   say "  redis      started (pid $(head -n1 "$pid_file")) on 127.0.0.1:$port in $(elapsed "$started") s"
 }
 
