@@ -14,6 +14,7 @@ import { createTopkAnswerer, dependsOnClock } from './api/topk-answer.ts'
 import type { TopkQuery } from './api/topk-query.ts'
 import { createTopkStreamHub, type TopkStreamHub } from './api/topk-stream-hub.ts'
 import { cacheKeyPrefix, createEventDetailsCache } from './cache/event-details-cache.ts'
+import { createLocalTier } from './cache/local-tier.ts'
 import { createRedisCache } from './cache/redis-cache.ts'
 import type { CacheRing } from './cache/ring.ts'
 import type { Config } from './config.ts'
@@ -131,6 +132,10 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
   const detailsDb = async () => (routed ? await routed.fresh() : db)
   const details = createEventDetailsCache({
     ring,
+    // Not in an ingest-only process: nothing there reads details.
+    ...(options.api && {
+      local: createLocalTier({ maxBytes: config.redis.localCacheBytes, ttlMs: config.redis.localCacheTtlSeconds * 1000 }),
+    }),
     read: {
       events: async (ids) => readEvents(await detailsDb(), ids),
       groups: async (ids) => readGroups(await detailsDb(), ids),
@@ -283,12 +288,14 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         {
           // Computed once fresh reads wait for the batch's WAL position (a replica may not have it yet).
           onBatch: (notice) => {
+            details.forgetLocal(notice.details)
             ingestStatus.record(notice, Date.now())
             void routed.heard(notice.walLsn).then(() => following.changed())
           },
           // Batches committed while not listening went unheard: read again what they may have moved
           // (fresh reads wait for the primary's position now).
           onListening: () => {
+            details.forgetLocal('all')
             void routed.heard(null).then(() => following.changed())
             readNewestRsvpMtime(apiDb).then(
               (newest) => ingestStatus.seen(newest),
@@ -340,6 +347,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
             applied: result.applied,
             messages: result.applied + result.unchanged,
             newestAppliedMtime: result.newestAppliedMtime ?? null,
+            details: changed,
           }).catch((error: unknown) => logger.warn({ err: error }, 'could not notify live streams of a batch'))
         },
         onDependencyFailure: (dependency, error) => health.failed(dependency, error),

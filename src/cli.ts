@@ -26,6 +26,8 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   REDIS_CLUSTER      redis://user:pass@host:port,…      seed nodes of a Redis Cluster, instead of
                      the ring (or REDIS_CLUSTER_FILE; README: Redis Cluster or the ring)
   REDIS_TTL_SECONDS  how long event details stay cached (default 300)
+  DETAILS_LOCAL_CACHE_MB  details each process keeps in front of Redis (default 8; 0 = none)
+  DETAILS_LOCAL_TTL_SECONDS  how long it uses one (default 10)
   HTTP_HOST          address the HTTP API listens on    (default 127.0.0.1)
   HTTP_PORT          port of the HTTP API               (default 8088)
   HTTP_REQUEST_TIMEOUT_MS  how long a request may take to arrive (default 10000; then 408)

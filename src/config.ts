@@ -57,6 +57,10 @@ export interface Config {
     /** seed nodes of a Redis Cluster (src/cache/cluster.ts), one user for all; empty with a ring */
     readonly cluster: readonly RedisNodeConfig[]
     readonly ttlSeconds: number
+    /** JSON bytes of details entries each process keeps in front of the ring (0: none) */
+    readonly localCacheBytes: number
+    /** how long such an entry is used: bounds its staleness when a batch notice is lost */
+    readonly localCacheTtlSeconds: number
   }
   readonly http: {
     readonly host: string
@@ -296,6 +300,8 @@ export function loadConfig(env: Env = process.env): Config {
     redis: {
       ...redis,
       ttlSeconds: integer(env, 'REDIS_TTL_SECONDS', 300, 1, 86_400 * 30, problems),
+      localCacheBytes: integer(env, 'DETAILS_LOCAL_CACHE_MB', 8, 0, 65_536, problems) * 2 ** 20,
+      localCacheTtlSeconds: integer(env, 'DETAILS_LOCAL_TTL_SECONDS', 10, 1, 86_400, problems),
     },
     http: {
       host: env.HTTP_HOST || '127.0.0.1',

@@ -17,7 +17,7 @@ export interface IngestStatus {
 
 export interface IngestStatusTracker {
   /** Takes a notice heard at `now` (epoch ms); its WAL position is not the page's business. */
-  record(notice: Omit<BatchNotice, 'walLsn'>, now: number): void
+  record(notice: Omit<BatchNotice, 'walLsn' | 'details'>, now: number): void
   /** Sets the newest applied mtime known from elsewhere (e.g. the database at start), if newer. */
   seen(newestAppliedMtime: number | null): void
   /** The status at `now`. */

@@ -153,7 +153,8 @@ export function createApiMetrics(
     }),
     detailsLookups: new Counter({
       name: 'rsvp_topk_cache_lookups_total',
-      help: 'Event details looked up in the Redis ring, by result (hit, miss); hit ratio = hit / (hit + miss)',
+      help:
+        'Event details looked up, by where they were found: local (this process), hit (the Redis ring), miss (PostgreSQL); hit ratio = (local + hit) / all',
       labelNames: ['result'],
       registers: [registry],
     }),

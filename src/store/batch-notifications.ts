@@ -8,6 +8,10 @@
  *
  * Channels are per database, so services on other databases (data sets) do not hear each other.
  *
+ * A notice also lists the events, groups and venues whose details the batch changed (all of them
+ * when the list would not fit a notice), so each process drops them from its in-process details
+ * tier (cache/local-tier.ts) as the ingest dropped them from the Redis ring.
+ *
  * A notice also carries the primary's WAL position after the batch's commit: NOTIFY is not
  * replicated and a notice can reach a listener before a streaming replica has replayed the batch,
  * so an api process that reads a replica waits for the replica to replay that far before it
@@ -18,8 +22,18 @@ import { retryUntilDone } from '../ingest/retry.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Postgres, Queryable } from './postgres.ts'
 import { parseLsn } from './read-routing.ts'
+import type { ChangedDetails } from './rsvp-store.ts'
 
 export const BATCHES_CHANNEL = 'rsvp_topk_batches'
+
+/**
+ * PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more; the rest of a notice takes under 200.
+ * A list of changed details longer than this is sent as "all".
+ */
+const DETAILS_LIST_MAX_BYTES = 7000
+const PAYLOAD_MAX_LENGTH = 8000
+/** Event ids are text of any length in messages; a notice's are bounded like the store's keys. */
+const EVENT_ID_MAX_LENGTH = 1000
 
 /** What one committed batch did, as sent on the channel. */
 export interface BatchNotice {
@@ -34,6 +48,11 @@ export interface BatchNotice {
    * the batch's commit; null from a sender that does not give one (an older ingest)
    */
   readonly walLsn: string | null
+  /**
+   * whose details the batch changed, or 'all' when the sender could not list them (too many for a
+   * notice, or an older ingest that does not say)
+   */
+  readonly details: ChangedDetails | 'all'
 }
 
 /**
@@ -41,12 +60,21 @@ export interface BatchNotice {
  * Call it after the batch's transaction has committed, outside it: the WAL position is read by the
  * same statement (pg_current_wal_lsn()), so it is at or after the batch's commit record.
  */
-export async function notifyBatchApplied(db: Queryable, notice: Omit<BatchNotice, 'walLsn'>): Promise<void> {
+export async function notifyBatchApplied(
+  db: Queryable,
+  notice: Omit<BatchNotice, 'walLsn' | 'details'> & { readonly details: ChangedDetails },
+): Promise<void> {
   await db.query(
     `SELECT pg_notify($1, json_build_object('applied', $2::bigint, 'messages', $3::bigint, 'newest', $4::bigint,
-       'lsn', pg_current_wal_lsn()::text)::text)`,
-    [BATCHES_CHANNEL, notice.applied, notice.messages, notice.newestAppliedMtime],
+       'lsn', pg_current_wal_lsn()::text, 'details', $5::json)::text)`,
+    [BATCHES_CHANNEL, notice.applied, notice.messages, notice.newestAppliedMtime, detailsListText(notice.details)],
   )
+}
+
+/** The changed details as a notice lists them: `{"events":[…],"groups":[…],"venues":[…]}`, or `"all"`. */
+export function detailsListText(changed: ChangedDetails): string {
+  const text = JSON.stringify({ events: changed.events, groups: changed.groups, venues: changed.venues })
+  return Buffer.byteLength(text) <= DETAILS_LIST_MAX_BYTES ? text : '"all"'
 }
 
 /**
@@ -55,7 +83,7 @@ export async function notifyBatchApplied(db: Queryable, notice: Omit<BatchNotice
  * WAL position (`lsn`) may be absent (walLsn null), but when present it must be a pg_lsn.
  */
 export function parseBatchNotice(payload: string | undefined): BatchNotice | undefined {
-  if (payload === undefined || payload.length > 1000) return undefined
+  if (payload === undefined || payload.length > PAYLOAD_MAX_LENGTH) return undefined
   let value: unknown
   try {
     value = JSON.parse(payload)
@@ -63,7 +91,7 @@ export function parseBatchNotice(payload: string | undefined): BatchNotice | und
     return undefined
   }
   if (typeof value !== 'object' || value === null) return undefined
-  const { applied, messages, newest, lsn } = value as Record<string, unknown>
+  const { applied, messages, newest, lsn, details: listed } = value as Record<string, unknown>
   const count = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0
   if (!count(applied) || !count(messages)) return undefined
   if (newest !== null && !count(newest)) return undefined
@@ -73,7 +101,25 @@ export function parseBatchNotice(payload: string | undefined): BatchNotice | und
     if (typeof lsn !== 'string' || parseLsn(lsn) === undefined) return undefined
     walLsn = lsn
   }
-  return { applied, messages, newestAppliedMtime: newest, walLsn }
+  // Absent from an older ingest's notices too: it may have changed anything.
+  let details: ChangedDetails | 'all' = 'all'
+  if (listed !== undefined && listed !== 'all') {
+    const parsed = parseDetailsList(listed)
+    if (parsed === undefined) return undefined
+    details = parsed
+  }
+  return { applied, messages, newestAppliedMtime: newest, walLsn, details }
+}
+
+function parseDetailsList(value: unknown): ChangedDetails | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const { events, groups, venues } = value as Record<string, unknown>
+  const id = (n: unknown): n is number => Number.isSafeInteger(n)
+  const eventId = (s: unknown): s is string => typeof s === 'string' && s.length <= EVENT_ID_MAX_LENGTH
+  if (!Array.isArray(events) || !events.every(eventId)) return undefined
+  if (!Array.isArray(groups) || !groups.every(id)) return undefined
+  if (!Array.isArray(venues) || !venues.every(id)) return undefined
+  return { events, groups, venues }
 }
 
 export interface BatchListenerHandlers {
