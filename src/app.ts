@@ -134,7 +134,10 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
     ring,
     // Not in an ingest-only process: nothing there reads details.
     ...(options.api && {
-      local: createLocalTier({ maxBytes: config.redis.localCacheBytes, ttlMs: config.redis.localCacheTtlSeconds * 1000 }),
+      local: createLocalTier({
+        maxBytes: config.redis.localCacheBytes,
+        ttlMs: config.redis.localCacheTtlSeconds * 1000,
+      }),
     }),
     read: {
       events: async (ids) => readEvents(await detailsDb(), ids),

@@ -153,8 +153,7 @@ export function createApiMetrics(
     }),
     detailsLookups: new Counter({
       name: 'rsvp_topk_cache_lookups_total',
-      help:
-        'Event details looked up, by where they were found: local (this process), hit (the Redis ring), miss (PostgreSQL); hit ratio = (local + hit) / all',
+      help: 'Event details looked up, by where they were found: local (this process), hit (the Redis ring), miss (PostgreSQL); hit ratio = (local + hit) / all',
       labelNames: ['result'],
       registers: [registry],
     }),
