@@ -202,7 +202,12 @@ export const redisMasterKill: Scenario = {
     if (masters.length !== 3) throw new Error(`REDIS_CLUSTER names ${masters.length} nodes, not 3`)
     const fixture = await createIngestFixture(scope)
     const messages = generated(size === 'full' ? 30_000 : 5000, 122)
-    const service = await startCommand(fixture, 'serve', { ...SESSION, ...clusterServiceEnv(fixture) })
+    // No in-process details tier: with it most requests would never reach the Redis Cluster.
+    const service = await startCommand(fixture, 'serve', {
+      ...SESSION,
+      ...clusterServiceEnv(fixture),
+      DETAILS_LOCAL_CACHE_MB: '0',
+    })
     await service.ready()
     await produce(fixture, messages)
     const settled = await verdict('redis-master-kill', fixture, messages, { recoveryFrom: 0, restarts: 0, size })

@@ -323,7 +323,8 @@ test('rsvp-topk serve: top k and event details as the contract says, through bad
       /rsvp_topk_http_request_duration_seconds_bucket\{[^}]*route="\/api\/v1\/events\/topk"[^}]*status="200"/,
     )
     assert.match(metrics, /rsvp_topk_http_request_duration_seconds_count\{[^}]*status="400"/)
-    assert.ok((metricValue(metrics, 'rsvp_topk_cache_lookups_total', 'result="hit"') ?? 0) > 0, 'cache hits counted')
+    // Repeated details come from the process's own tier; the Redis ring sees its first lookups.
+    assert.ok((metricValue(metrics, 'rsvp_topk_cache_lookups_total', 'result="local"') ?? 0) > 0, 'local hits counted')
     assert.ok((metricValue(metrics, 'rsvp_topk_cache_lookups_total', 'result="miss"') ?? 0) > 0, 'cache misses counted')
     assert.match(metrics, /rsvp_topk_ingest_messages_total\{outcome="applied"\}/)
   })

@@ -235,8 +235,12 @@ async function serviceThroughNodeLoss(t: TestContext, backend: CacheBackend): Pr
   t.after(() => backend.start(victim))
   const fixture = await createIngestFixture(t, 1)
   const messages = [...generateStream({ count: 3000, seed: 1414, events: 120, groups: 30, invalidShare: 0 })]
-  // No answer reuse: every answer is computed, its details read through the cache.
-  const service = await startCommand(fixture, 'serve', { ...backend.env, TOPK_CACHE_MS: '0' })
+  // No answer reuse and no in-process tier: every answer is computed, its details read through Redis.
+  const service = await startCommand(fixture, 'serve', {
+    ...backend.env,
+    TOPK_CACHE_MS: '0',
+    DETAILS_LOCAL_CACHE_MB: '0',
+  })
   await produce(fixture, messages)
   await assertConverges(fixture, messages)
   await service.ready()
