@@ -9,4 +9,11 @@ if (major < 24) {
   )
   process.exit(1)
 }
+// V8 sizes its heap when the process starts: a command that runs with heap flags of its own
+// (src/heap-flags.ts) replaces this process with one that has them: same PID, same stdio.
+const { heapFlagsToAdd } = await import('../src/heap-flags.ts')
+const flags = heapFlagsToAdd(process.argv[2], process.execArgv, process.env.NODE_OPTIONS)
+if (flags.length > 0) {
+  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)])
+}
 await import('../src/cli.ts')

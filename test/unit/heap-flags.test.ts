@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { HEAP_FLAGS, heapFlagsToAdd } from '../../src/heap-flags.ts'
+
+describe('heapFlagsToAdd', () => {
+  test("should give the command's flags when the operator set no heap flag", () => {
+    assert.deepEqual(heapFlagsToAdd('api', [], undefined), HEAP_FLAGS.api)
+    assert.deepEqual(heapFlagsToAdd('serve', ['--cpu-prof'], '--enable-source-maps'), HEAP_FLAGS.serve)
+  })
+
+  test('should give none to a command that runs with Node defaults', () => {
+    for (const command of ['ingest', 'migrate', 'produce', '--help', undefined]) {
+      assert.deepEqual(heapFlagsToAdd(command, [], undefined), [], String(command))
+    }
+  })
+
+  test("should give none when node's arguments or NODE_OPTIONS already size the heap", () => {
+    for (const [execArgv, nodeOptions] of [
+      [['--max-semi-space-size=32'], undefined],
+      [['--max_old_space_size=256'], undefined],
+      [['--heap-growing-percent=50'], undefined],
+      [[], '--max-semi-space-size=0'],
+      [[], '--enable-source-maps  --max-old-space-size=400'],
+      [['--max-heap-size', '300'], undefined],
+    ] as const) {
+      assert.deepEqual(heapFlagsToAdd('api', execArgv, nodeOptions), [], `${execArgv} ${nodeOptions}`)
+    }
+  })
+
+  test('should not take a flag that only contains a heap flag name for one', () => {
+    assert.deepEqual(heapFlagsToAdd('api', ['--title=max-semi-space-size'], 'max-old-space-size'), HEAP_FLAGS.api)
+  })
+})
