@@ -2,7 +2,7 @@
  * Top-k latency and throughput of the HTTP API on a large dataset, next to the naive query.
  *
  *   eval "$(./dev.sh env)" && node bench/topk-latency.ts [--quick] [--duration 10] [--connections 64]
- *     [--api-processes 1]
+ *     [--api-processes 1] [--no-windows]
  *
  * Loads the synthetic dataset when it is missing (bench/load-topk-data.ts: 1,000,000 events and
  * 10,000,000 RSVPs in the database rsvp_topk_bench), starts `rsvp-topk api` on it as a child
@@ -96,6 +96,8 @@ export interface TopkBenchOptions {
   readonly distinctWindows?: number
   /** `api` processes the request runs are spread over (default 1; the windows use the first) */
   readonly apiProcesses?: number
+  /** whether to measure the widest window and the memory under distinct windows (default true) */
+  readonly windows?: boolean
   readonly log?: (line: string) => void
 }
 
@@ -430,57 +432,60 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
       await Promise.all(others.map((o) => stopApi(o.child)))
       others = []
 
-      // The worst window a request may ask for: the widest span over the whole data set.
-      log(`\nthe widest window (${MAX_WINDOW_DAYS} days over the whole data set), each request its own window:`)
-      for (const k of [10, 1000]) {
-        const times = await distinctWindows(base, {
-          startMs: DATASET_START_MS - DAY_MS,
-          spanMs: MAX_WINDOW_DAYS * DAY_MS,
-          k,
-          count: 20,
-          concurrency: 1,
-        })
-        worstWindow.set(k, times)
-        log(`  k=${k}: p50 ${times.p50.toFixed(0)} ms, max ${times.max.toFixed(0)} ms`)
-        if (times.failed > 0) problems.push(`widest window k=${k}: ${times.failed} answers were not 200`)
-      }
-      await stopApi(api.child)
+      if (options.windows === false) await stopApi(api.child)
+      else {
+        // The worst window a request may ask for: the widest span over the whole data set.
+        log(`\nthe widest window (${MAX_WINDOW_DAYS} days over the whole data set), each request its own window:`)
+        for (const k of [10, 1000]) {
+          const times = await distinctWindows(base, {
+            startMs: DATASET_START_MS - DAY_MS,
+            spanMs: MAX_WINDOW_DAYS * DAY_MS,
+            k,
+            count: 20,
+            concurrency: 1,
+          })
+          worstWindow.set(k, times)
+          log(`  k=${k}: p50 ${times.p50.toFixed(0)} ms, max ${times.max.toFixed(0)} ms`)
+          if (times.failed > 0) problems.push(`widest window k=${k}: ${times.failed} answers were not 200`)
+        }
+        await stopApi(api.child)
 
-      // Memory under distinct queries, answers kept a minute: only the byte budget bounds them.
-      const count = options.distinctWindows ?? 10_000
-      log(
-        `\nmemory: ${count.toLocaleString()} distinct one-hour windows at k=1000, answers kept 60 s, budget ${CACHE_BUDGET_MB} MB:`,
-      )
-      api = startApi(dataset.url, port, 60_000, { TOPK_CACHE_MAX_MB: String(CACHE_BUDGET_MB) })
-      await waitReady(base, api.child, api.tail)
-      await distinctWindows(base, { startMs: DATASET_START_MS, spanMs: HOUR_MS, k: 1000, count: 50, concurrency: 4 })
-      windowBaselineRss = peakRssMb(api.child.pid)
-      // A tenth of the windows, then the rest: the peak should stop growing, bounded by the budget.
-      const first = await distinctWindows(base, {
-        startMs: DATASET_START_MS + HOUR_MS,
-        spanMs: HOUR_MS,
-        k: 1000,
-        count: Math.round(count / 10),
-        concurrency: 8,
-      })
-      windowTenthRss = peakRssMb(api.child.pid)
-      const rest = await distinctWindows(base, {
-        startMs: DATASET_START_MS + HOUR_MS + first.requests,
-        spanMs: HOUR_MS,
-        k: 1000,
-        count: count - first.requests,
-        concurrency: 8,
-      })
-      windowLoad = { ...rest, requests: first.requests + rest.requests, failed: first.failed + rest.failed }
-      windowPeakRss = peakRssMb(api.child.pid)
-      const metrics = await (await fetch(`${base}/metrics`)).text()
-      answerCacheMb = Number(/^rsvp_topk_answer_cache_bytes (\S+)/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20
-      log(
-        `  peak RSS ${windowBaselineRss} MB after 50 requests, ${windowTenthRss} MB after ${first.requests.toLocaleString()}, ` +
-          `${windowPeakRss} MB after ${windowLoad.requests.toLocaleString()}; answers held ${answerCacheMb.toFixed(1)} MB; ` +
-          `${Math.round(rest.requestsPerSecond)} req/s, p50 ${rest.p50.toFixed(1)} ms, p99 ${rest.p99.toFixed(1)} ms`,
-      )
-      if (windowLoad.failed > 0) problems.push(`distinct windows: ${windowLoad.failed} answers were not 200`)
+        // Memory under distinct queries, answers kept a minute: only the byte budget bounds them.
+        const count = options.distinctWindows ?? 10_000
+        log(
+          `\nmemory: ${count.toLocaleString()} distinct one-hour windows at k=1000, answers kept 60 s, budget ${CACHE_BUDGET_MB} MB:`,
+        )
+        api = startApi(dataset.url, port, 60_000, { TOPK_CACHE_MAX_MB: String(CACHE_BUDGET_MB) })
+        await waitReady(base, api.child, api.tail)
+        await distinctWindows(base, { startMs: DATASET_START_MS, spanMs: HOUR_MS, k: 1000, count: 50, concurrency: 4 })
+        windowBaselineRss = peakRssMb(api.child.pid)
+        // A tenth of the windows, then the rest: the peak should stop growing, bounded by the budget.
+        const first = await distinctWindows(base, {
+          startMs: DATASET_START_MS + HOUR_MS,
+          spanMs: HOUR_MS,
+          k: 1000,
+          count: Math.round(count / 10),
+          concurrency: 8,
+        })
+        windowTenthRss = peakRssMb(api.child.pid)
+        const rest = await distinctWindows(base, {
+          startMs: DATASET_START_MS + HOUR_MS + first.requests,
+          spanMs: HOUR_MS,
+          k: 1000,
+          count: count - first.requests,
+          concurrency: 8,
+        })
+        windowLoad = { ...rest, requests: first.requests + rest.requests, failed: first.failed + rest.failed }
+        windowPeakRss = peakRssMb(api.child.pid)
+        const metrics = await (await fetch(`${base}/metrics`)).text()
+        answerCacheMb = Number(/^rsvp_topk_answer_cache_bytes (\S+)/m.exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20
+        log(
+          `  peak RSS ${windowBaselineRss} MB after 50 requests, ${windowTenthRss} MB after ${first.requests.toLocaleString()}, ` +
+            `${windowPeakRss} MB after ${windowLoad.requests.toLocaleString()}; answers held ${answerCacheMb.toFixed(1)} MB; ` +
+            `${Math.round(rest.requestsPerSecond)} req/s, p50 ${rest.p50.toFixed(1)} ms, p99 ${rest.p99.toFixed(1)} ms`,
+        )
+        if (windowLoad.failed > 0) problems.push(`distinct windows: ${windowLoad.failed} answers were not 200`)
+      }
     }
 
     const k10 = measured.get('k10')
@@ -637,6 +642,7 @@ if (import.meta.main) {
       (text) => (text === '0' ? 0 : positiveInteger(text)),
     )
     .option('--no-api', 'database side only: the naive and the maintained queries through pg')
+    .option('--no-windows', 'skip the widest window and the memory under distinct windows')
     .option(
       '--api-processes <n>',
       'api processes the request runs are spread over (one autocannon each)',
@@ -664,6 +670,7 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     quick: boolean
     forceLoad: boolean
     api: boolean
+    windows: boolean
     topkCacheMs?: number
     out?: string
     apiProcesses: number
@@ -680,6 +687,7 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     topkCacheMs: opts.topkCacheMs,
     distinctWindows: opts.quick ? 1000 : 10_000,
     apiProcesses: opts.apiProcesses,
+    windows: opts.windows,
     out: opts.out ?? join(ROOT, opts.quick ? 'bench/results/topk-quick.json' : 'bench/results/topk.json'),
   })
 }
