@@ -130,7 +130,9 @@ export async function runFreshnessBench(options: {
     const started = performance.now()
     const latencies: number[] = []
     const pushed: number[] = []
-    const slowest: Array<{ ms: number; atSeconds: number }> = []
+    // Each probe's send time (until Kafka acknowledged it) too: a slow probe whose send was slow was
+    // held up before the service could see it (the producer or the broker, not the ingest).
+    const slowest: Array<{ ms: number; atSeconds: number; sendMs: number }> = []
     const probes: Promise<void>[] = []
     let ticks = 0
     let sent = 0
@@ -185,6 +187,7 @@ export async function runFreshnessBench(options: {
       await producer.send([
         { topic: run, key: Buffer.from(String(message.rsvp_id)), value: Buffer.from(JSON.stringify(message)) },
       ])
+      const sendMs = performance.now() - sentAt
       for (;;) {
         const reply = (await (await fetch(`${base}/api/v1/events/topk?k=1&topic=${topic}`)).json()) as {
           events: unknown[]
@@ -194,7 +197,7 @@ export async function runFreshnessBench(options: {
         await sleep(10)
       }
       latencies.push(performance.now() - sentAt)
-      slowest.push({ ms: performance.now() - sentAt, atSeconds: (sentAt - started) / 1000 })
+      slowest.push({ ms: performance.now() - sentAt, atSeconds: (sentAt - started) / 1000, sendMs })
       for (;;) {
         const at = pushedAt.get(topic)
         if (at !== undefined) {
@@ -213,7 +216,10 @@ export async function runFreshnessBench(options: {
     console.log(
       `freshness: slowest probes ${slowest
         .slice(0, 5)
-        .map((p) => `${Math.round(p.ms)} ms (sent at ${p.atSeconds.toFixed(1)} s)`)
+        .map(
+          (p) =>
+            `${Math.round(p.ms)} ms (sent at ${p.atSeconds.toFixed(1)} s, acknowledged in ${Math.round(p.sendMs)} ms)`,
+        )
         .join(', ')}`,
     )
     const result = {
