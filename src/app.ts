@@ -19,9 +19,9 @@ import { createRedisCache } from './cache/redis-cache.ts'
 import type { CacheRing } from './cache/ring.ts'
 import type { Config } from './config.ts'
 import { ErrorCodes, isAppError } from './errors.ts'
-import { createIngest, type Ingest } from './ingest/ingest.ts'
+import type { Ingest } from './ingest/ingest.ts'
 import { retryUntilDone } from './ingest/retry.ts'
-import { createRawProducer, ensureTopics, type RawProducer } from './kafka/client.ts'
+import type { RawProducer } from './kafka/client.ts'
 import {
   createHealth,
   type DependencyName,
@@ -310,6 +310,10 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
       )
     }
     if (!options.ingest) return
+    // Loaded only by a process that ingests: the Kafka client and its dependencies hold about
+    // 40 MB once loaded, which an `api` process would carry for nothing.
+    const { createRawProducer, ensureTopics } = await import('./kafka/client.ts')
+    const { createIngest } = await import('./ingest/ingest.ts')
     const created = await waitFor('kafka', () =>
       ensureTopics(config.kafka, [
         { name: config.kafka.topic, partitions: config.kafka.partitions },
