@@ -70,6 +70,8 @@ export function createLocalTier(options: LocalTierOptions): LocalTier {
     epoch: () => epoch,
     set(key, value, bytes, epochAtRead) {
       if (epochAtRead !== epoch || typeof value !== 'object' || value === null) return
+      // One object now answers many requests: none of them may change it for the others.
+      deepFreeze(value)
       // Key bytes count too (twice: UTF-16), and a little for the entry itself.
       entries.set(key, value, { size: Math.max(1, bytes + 2 * key.length + 64) })
     },
@@ -79,5 +81,13 @@ export function createLocalTier(options: LocalTierOptions): LocalTier {
       else for (const key of keys) entries.delete(key)
     },
     size: () => entries.size,
+  }
+}
+
+/** Freezes a decoded JSON value and everything in it. */
+function deepFreeze(value: object): void {
+  Object.freeze(value)
+  for (const inner of Object.values(value)) {
+    if (typeof inner === 'object' && inner !== null && !Object.isFrozen(inner)) deepFreeze(inner)
   }
 }

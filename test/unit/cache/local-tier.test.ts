@@ -12,6 +12,20 @@ describe('createLocalTier', () => {
     assert.equal(tier.get('event:E2'), undefined)
   })
 
+  test('should hand out entries that no request can change for the others', () => {
+    const tier = createLocalTier({ maxBytes: 1 << 20, ttlMs: 10_000 })
+    tier.set('group:7', { id: 7, topics: [{ urlkey: 'a' }] }, 40, tier.epoch())
+    const held = tier.get('group:7') as { id: number; topics: Array<{ urlkey: string }> }
+    assert.throws(() => {
+      held.id = 8
+    }, TypeError)
+    assert.throws(() => held.topics.push({ urlkey: 'b' }), TypeError)
+    assert.throws(() => {
+      ;(held.topics[0] as { urlkey: string }).urlkey = 'b'
+    }, TypeError)
+    assert.deepEqual(tier.get('group:7'), { id: 7, topics: [{ urlkey: 'a' }] })
+  })
+
   test('should drop the entries a notice names, and every entry on "all"', () => {
     const tier = createLocalTier({ maxBytes: 1 << 20, ttlMs: 10_000 })
     for (const id of ['E1', 'E2', 'E3']) tier.set(`event:${id}`, entry(id), 30, tier.epoch())
