@@ -300,7 +300,7 @@ export function loadConfig(env: Env = process.env): Config {
     redis: {
       ...redis,
       ttlSeconds: integer(env, 'REDIS_TTL_SECONDS', 300, 1, 86_400 * 30, problems),
-      localCacheBytes: integer(env, 'DETAILS_LOCAL_CACHE_MB', 8, 0, 65_536, problems) * 2 ** 20,
+      localCacheBytes: integer(env, 'DETAILS_LOCAL_CACHE_MB', 8, 0, 1024, problems) * 2 ** 20,
       localCacheTtlSeconds: integer(env, 'DETAILS_LOCAL_TTL_SECONDS', 10, 1, 86_400, problems),
     },
     http: {

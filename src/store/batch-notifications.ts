@@ -18,7 +18,10 @@
  * computes what the notice may have changed (store/read-router.ts, README "Read replica").
  */
 
+import { setTimeout as sleep } from 'node:timers/promises'
+import { MAX_MTIME } from '../domain/parse-rsvp.ts'
 import { retryUntilDone } from '../ingest/retry.ts'
+import { createLogSampler } from '../observability/log-sampler.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Postgres, Queryable } from './postgres.ts'
 import { parseLsn } from './read-routing.ts'
@@ -94,7 +97,8 @@ export function parseBatchNotice(payload: string | undefined): BatchNotice | und
   const { applied, messages, newest, lsn, details: listed } = value as Record<string, unknown>
   const count = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0
   if (!count(applied) || !count(messages)) return undefined
-  if (newest !== null && !count(newest)) return undefined
+  // An mtime the ingest could have applied: before year 10000, like every RSVP it counts.
+  if (newest !== null && !(count(newest) && newest <= MAX_MTIME)) return undefined
   // Absent from an older ingest's notices (still heard during a rolling upgrade); never malformed.
   let walLsn: string | null = null
   if (lsn !== undefined) {
@@ -147,8 +151,13 @@ export function listenForBatches(
 ): BatchListener {
   const logger = deps.logger.child({ component: 'batch-listener' })
   const closing = new AbortController()
+  const malformedLines = createLogSampler({ perInterval: 5, intervalMs: 60_000 })
 
-  /** One connection's life: rejects when it ends, resolves only on close. */
+  /**
+   * One connection's life. Rejects when it fails before LISTEN took effect (retried with backoff);
+   * once it listened, resolves when it ends for whatever reason, so the next connection starts
+   * from a fresh backoff: a blip days after earlier ones must not wait the longest delay.
+   */
   async function listenOnce(): Promise<void> {
     const client = await db.connect()
     let broken = true
@@ -165,13 +174,22 @@ export function listenForBatches(
       client.on('notification', (message) => {
         if (message.channel !== BATCHES_CHANNEL) return
         const notice = parseBatchNotice(message.payload)
-        if (notice === undefined) logger.warn('ignored a malformed notice on the batches channel')
-        else handlers.onBatch(notice)
+        if (notice !== undefined) handlers.onBatch(notice)
+        else {
+          // Anyone who may connect to the database may NOTIFY: at most a few such lines a minute.
+          const { log, suppressed } = malformedLines.take('malformed notice')
+          if (log) logger.warn({ suppressed }, 'ignored a malformed notice on the batches channel')
+        }
       })
       await client.query(`LISTEN ${BATCHES_CHANNEL}`)
       logger.debug('listening for committed batches')
       handlers.onListening()
-      await ended
+      try {
+        await ended
+      } catch (error) {
+        logger.warn({ err: error }, 'the LISTEN connection ended; listening again')
+        return
+      }
       broken = false
       await client.query(`UNLISTEN ${BATCHES_CHANNEL}`).catch(() => {
         broken = true
@@ -191,6 +209,8 @@ export function listenForBatches(
         initialDelayMs: 250,
         maxDelayMs: 5000,
       }).catch(() => {})
+      // A connection that listened and then ended: listen again soon, but never in a tight loop.
+      if (!closing.signal.aborted) await sleep(100, undefined, { signal: closing.signal }).catch(() => {})
     }
   })()
 

@@ -231,3 +231,41 @@ test('an api stopped right after it starts listening exits cleanly', async (t) =
   const exit = await api.exited
   assert.equal(exit.code, 0, api.output().slice(-3000))
 })
+
+test('a LISTEN connection lost again and again is listened on again each time without a growing backoff, and no stale details stay', async (t) => {
+  const fixture = await createIngestFixture(t, 1)
+  // Both TTLs long: only the notices can bring new details to the api.
+  const env = { TOPK_CACHE_MS: '0', REDIS_TTL_SECONDS: '3600', DETAILS_LOCAL_TTL_SECONDS: '3600' }
+  const ingest = await startCommand(fixture, 'ingest', env)
+  const api = await startCommand(fixture, 'api', env)
+  await Promise.all([ingest.ready(), api.ready()])
+  const listener = async (other?: number): Promise<number | undefined> => {
+    const { rows } = await fixture.db.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN rsvp_topk_batches' AND state = 'idle'",
+    )
+    return rows.map((row) => row.pid).find((pid) => pid !== other)
+  }
+  const eventName = async () => (await get(api.base, '/api/v1/events/relisten'))?.body?.name
+
+  await produce(fixture, [rsvpMessage({ rsvpId: 1, eventId: 'relisten', mtime: MTIME, eventName: 'Name 0' })])
+  await waitFor('the event', async () => ((await eventName()) === 'Name 0' ? true : undefined))
+  let pid = await waitFor('the LISTEN connection', () => listener())
+  for (let round = 1; round <= 5; round++) {
+    // The service's own role may end its own backends: no superuser needed.
+    await fixture.db.query('SELECT pg_terminate_backend($1)', [pid])
+    pid = await waitFor(`LISTEN again (round ${round})`, () => listener(pid))
+    await produce(fixture, [
+      rsvpMessage({ rsvpId: 1 + round, eventId: 'relisten', mtime: MTIME + round, eventName: `Name ${round}` }),
+    ])
+    await waitFor(`the name of round ${round}`, async () =>
+      (await eventName()) === `Name ${round}` ? true : undefined,
+    )
+  }
+  // Each loss was taken up at once: no attempt of listening failed, so none waited a backoff.
+  const lines = api.output().split('\n')
+  assert.equal(lines.filter((line) => line.includes('the LISTEN connection ended; listening again')).length, 5)
+  assert.deepEqual(
+    lines.filter((line) => line.includes('listening for committed batches failed; retrying')),
+    [],
+  )
+})

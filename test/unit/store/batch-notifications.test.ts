@@ -70,6 +70,9 @@ describe('parseBatchNotice', () => {
       '{"applied":1,"messages":"1","newest":null}',
       '{"applied":1,"messages":1}',
       '{"applied":1,"messages":1,"newest":"2026"}',
+      // past year 9999: no RSVP the ingest applies has it, and a Date cannot show it
+      '{"applied":1,"messages":1,"newest":9007199254740991}',
+      '{"applied":1,"messages":1,"newest":253402300800000}',
       '{"applied":1,"messages":1,"newest":null,"lsn":null}',
       '{"applied":1,"messages":1,"newest":null,"lsn":12}',
       '{"applied":1,"messages":1,"newest":null,"lsn":""}',
