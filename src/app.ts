@@ -332,6 +332,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
         batchMaxMessages: config.ingest.batchMaxMessages,
         batchMaxBytes: config.ingest.batchMaxBytes,
         batchMaxWaitMs: config.ingest.batchMaxWaitMs,
+        readAheadMessages: config.ingest.readAheadMessages,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         lagIntervalMs: config.ingest.groupCheckMs,
       },

@@ -86,6 +86,8 @@ export interface Config {
     /** bytes of message keys and values per batch: with the batch count, what bounds memory */
     readonly batchMaxBytes: number
     readonly batchMaxWaitMs: number
+    /** messages the consumer fetches ahead of the batch being filled (default: one batch's count) */
+    readonly readAheadMessages: number
     /** how often the consumer lag, the group's progress and its coverage of the partitions are checked, in ms */
     readonly groupCheckMs: number
   }
@@ -287,6 +289,7 @@ export function loadConfig(env: Env = process.env): Config {
   const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
   if (!LogLevels.includes(logLevel)) problems.add(`LOG_LEVEL must be one of ${LogLevels.join(', ')}, not '${logLevel}'`)
 
+  const batchMaxMessages = integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems)
   const config = {
     kafka,
     postgres: {
@@ -316,9 +319,10 @@ export function loadConfig(env: Env = process.env): Config {
       topkStreamQueriesMax: integer(env, 'TOPK_STREAM_QUERIES_MAX', 100, 1, 100_000, problems),
     },
     ingest: {
-      batchMaxMessages: integer(env, 'INGEST_BATCH_MAX_MESSAGES', 20_000, 1, 1_000_000, problems),
+      batchMaxMessages,
       batchMaxBytes: integer(env, 'INGEST_BATCH_MAX_MB', 16, 1, 1024, problems) * 2 ** 20,
       batchMaxWaitMs: integer(env, 'INGEST_BATCH_MAX_WAIT_MS', 50, 1, 60_000, problems),
+      readAheadMessages: integer(env, 'INGEST_READ_AHEAD_MESSAGES', batchMaxMessages, 1, 1_000_000, problems),
       groupCheckMs: integer(env, 'INGEST_GROUP_CHECK_SECONDS', 5, 1, 300, problems) * 1000,
     },
     readiness: {

@@ -42,6 +42,8 @@ export interface IngestOptions {
   /** bytes of keys and values per batch (default: no bound but the count) */
   readonly batchMaxBytes?: number
   readonly batchMaxWaitMs: number
+  /** messages fetched ahead of the batch being filled (default: batchMaxMessages) */
+  readonly readAheadMessages?: number
   readonly sessionTimeoutMs?: number
   readonly lagIntervalMs?: number
 }
@@ -242,9 +244,10 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           groupId: options.groupId,
           topics: [options.topic],
           sessionTimeoutMs: options.sessionTimeoutMs,
-          // One batch ahead: the next batch is fetched while this one is in PostgreSQL. A fetch
-          // ahead (1,024 messages) cost 13% of the throughput (BENCHMARKS.md, "Memory").
-          bufferedMessages: options.batchMaxMessages,
+          // One batch ahead by default: the next batch is fetched while this one is in
+          // PostgreSQL. A quarter of that held 60-80 MB less at 2-4% of the throughput
+          // (BENCHMARKS.md, "Memory by command"); INGEST_READ_AHEAD_MESSAGES makes the trade.
+          bufferedMessages: options.readAheadMessages ?? options.batchMaxMessages,
         })
         consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.

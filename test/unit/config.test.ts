@@ -137,6 +137,14 @@ describe('loadConfig', () => {
     )
   })
 
+  test('should read ahead one batch by default, or INGEST_READ_AHEAD_MESSAGES', () => {
+    assert.equal(loadConfig(valid).ingest.readAheadMessages, 20_000)
+    assert.equal(loadConfig({ ...valid, INGEST_BATCH_MAX_MESSAGES: '8000' }).ingest.readAheadMessages, 8000)
+    assert.equal(loadConfig({ ...valid, INGEST_READ_AHEAD_MESSAGES: '5000' }).ingest.readAheadMessages, 5000)
+    assert.match(problemsOf({ ...valid, INGEST_READ_AHEAD_MESSAGES: '0' }).join('\n'), /INGEST_READ_AHEAD_MESSAGES/)
+    assert.match(problemsOf({ ...valid, INGEST_READ_AHEAD_MESSAGES: 'lots' }).join('\n'), /INGEST_READ_AHEAD_MESSAGES/)
+  })
+
   test('should return a frozen object', () => {
     const config = loadConfig(valid)
     assert.ok(Object.isFrozen(config))
