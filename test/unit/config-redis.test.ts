@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { loadConfig } from '../../src/config.ts'
-import { ErrorCodes, isAppError } from '../../src/errors.ts'
+import { problemsOf } from '../support/config-problems.ts'
 
 const base = {
   KAFKA_BROKERS: '127.0.0.1:9092',
@@ -16,16 +16,6 @@ const base = {
 const ring = 'redis://u:p1@127.0.0.1:7001,redis://u:p2@127.0.0.1:7002'
 const cluster =
   'redis://app:c1uster@127.0.0.1:7101, redis://app:c1uster@127.0.0.1:7102,redis://app:c1uster@127.0.0.1:7103'
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env)
-  } catch (error) {
-    assert.ok(isAppError(error, ErrorCodes.CONFIG_INVALID), 'expected a CONFIG_INVALID error')
-    return error.context.problems as string[]
-  }
-  assert.fail('expected loadConfig to throw')
-}
 
 describe('loadConfig: REDIS_RING or REDIS_CLUSTER', () => {
   test('REDIS_CLUSTER alone should give the seed nodes, and no ring', () => {

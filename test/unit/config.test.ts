@@ -5,21 +5,12 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { loadConfig, loadKafkaConfig } from '../../src/config.ts'
 import { ErrorCodes, isAppError } from '../../src/errors.ts'
+import { problemsOf } from '../support/config-problems.ts'
 
 const valid = {
   KAFKA_BROKERS: '127.0.0.1:9092,127.0.0.1:9093',
   DATABASE_URL: 'postgres://app:s3cret@127.0.0.1:5432/rsvps',
   REDIS_RING: 'redis://u:p1@127.0.0.1:7001,redis://u:p2@127.0.0.1:7002,redis://u:p3@127.0.0.1:7003',
-}
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env)
-  } catch (error) {
-    assert.ok(isAppError(error, ErrorCodes.CONFIG_INVALID), 'expected a CONFIG_INVALID error')
-    return error.context.problems as string[]
-  }
-  assert.fail('expected loadConfig to throw')
 }
 
 describe('loadConfig', () => {
