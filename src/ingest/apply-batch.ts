@@ -9,7 +9,7 @@
  *   to the dead-letter topic with the database's reason.
  */
 import { type AppError, ErrorCodes, isAppError } from '../errors.ts'
-import type { ConsumedMessage } from '../kafka/client.ts'
+import { copyRecord } from '../kafka/client.ts'
 import type { DependencyName } from '../observability/health.ts'
 import type { Logger } from '../observability/logger.ts'
 import { sqlstateOfAppError } from '../store/database-errors.ts'
@@ -82,13 +82,18 @@ export async function applyBatch(
     { err: failure, messages: prepared.valid.length },
     'PostgreSQL refused a batch; splitting it to find the messages it refuses',
   )
+  // Bisected by position in the archive; records are read out of it only for the parts tried.
+  const { valid } = prepared
+  const positions = Array.from({ length: valid.length }, (_, i) => i)
   const isolation = await isolateRefused(
-    prepared.valid,
+    positions,
     failure,
-    (part: readonly ConsumedMessage[]) => applyOnce(planMessages(part)),
+    (part: readonly number[]) => applyOnce(planMessages(part.map((i) => valid.get(i)))),
     isRefusal,
   )
-  const refused = isolation.refused.map(({ item, error }): DeadLetter => {
+  const refused = isolation.refused.map(({ item: position, error }): DeadLetter => {
+    // A copy: the dead letter waits for its send, the archive goes with the batch.
+    const item = copyRecord(valid.get(position))
     const appError = error as AppError
     deps.logger.error(
       {

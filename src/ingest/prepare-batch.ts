@@ -6,7 +6,8 @@
 import { setImmediate } from 'node:timers/promises'
 import { createBatchPlanner } from '../domain/merge.ts'
 import { parseRsvp } from '../domain/parse-rsvp.ts'
-import { type ConsumedMessage, copyRecord } from '../kafka/client.ts'
+import { type ConsumedMessage, copyRecord, type KafkaRecord } from '../kafka/client.ts'
+import { RecordArchive } from '../kafka/record-archive.ts'
 import type { Logger } from '../observability/logger.ts'
 import { type EncodedPlan, encodePlan } from '../store/rsvp-store.ts'
 import type { DeadLetter } from './dead-letter.ts'
@@ -18,29 +19,38 @@ export interface PreparedBatch {
   readonly messages: number
   readonly plan: EncodedPlan
   /**
-   * The messages that parsed as RSVPs, in order. Kept until the batch is applied: when the
-   * database refuses the batch, they are what is split to find the message it refuses.
+   * The messages that parsed as RSVPs, in order, copied out of their fetch responses. Kept until
+   * the batch is applied: when the database refuses the batch, they are what is split to find
+   * the message it refuses.
    */
-  readonly valid: readonly ConsumedMessage[]
+  readonly valid: RecordArchive
   readonly invalid: readonly DeadLetter[]
   /** the batch's last message of each partition (its offset is what gets committed) */
   readonly commits: readonly ConsumedMessage[]
 }
 
-/** Parses and plans a batch of messages (in the order received). */
-export async function prepareBatch(batch: readonly ConsumedMessage[], logger: Logger): Promise<PreparedBatch> {
+/**
+ * Parses and plans a batch of messages (in the order received). Takes the messages out of
+ * `batch` as it goes (the array is empty when it resolves), so that each consumed message, and
+ * in time the fetch response it is a slice of, can be collected once parsed: what the prepared
+ * batch keeps is the plan, copies of the valid messages' bytes, and each partition's last message.
+ */
+export async function prepareBatch(batch: ConsumedMessage[], logger: Logger): Promise<PreparedBatch> {
+  const messages = batch.length
+  const commits = lastPerPartition(batch)
   const planner = createBatchPlanner()
-  const valid: ConsumedMessage[] = []
+  const valid = new RecordArchive()
   const invalid: DeadLetter[] = []
-  for (let i = 0; i < batch.length; i++) {
+  for (let i = 0; i < messages; i++) {
     // Parsing a whole batch takes tens of ms: let the transaction in flight go on between slices.
     if (i > 0 && i % PARSE_SLICE === 0) await setImmediate()
     const message = batch[i] as ConsumedMessage
+    ;(batch as (ConsumedMessage | undefined)[])[i] = undefined
     try {
       const parsed = parseRsvp(message.value)
       if (parsed.ok) {
         planner.add(parsed.rsvp)
-        valid.push(message)
+        valid.add(message)
       } else {
         // A copy: a dead letter waits for its send, and should not keep a fetch response alive.
         invalid.push({ source: copyRecord(message), reason: parsed.reason })
@@ -55,17 +65,12 @@ export async function prepareBatch(batch: readonly ConsumedMessage[], logger: Lo
       invalid.push({ source: copyRecord(message), reason: `internal error: ${(error as Error).message}` })
     }
   }
-  return {
-    messages: batch.length,
-    plan: encodePlan(planner.finish()),
-    valid,
-    invalid,
-    commits: lastPerPartition(batch),
-  }
+  batch.length = 0
+  return { messages, plan: encodePlan(planner.finish()), valid, invalid, commits }
 }
 
 /** Plans messages that are known to parse (a part of a batch being bisected). */
-export function planMessages(messages: readonly ConsumedMessage[]): EncodedPlan {
+export function planMessages(messages: readonly KafkaRecord[]): EncodedPlan {
   const planner = createBatchPlanner()
   for (const message of messages) {
     const parsed = parseRsvp(message.value)
