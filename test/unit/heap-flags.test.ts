@@ -6,10 +6,11 @@ describe('heapFlagsToAdd', () => {
   test("should give the command's flags when the operator set no heap flag", () => {
     assert.deepEqual(heapFlagsToAdd('api', [], undefined), HEAP_FLAGS.api)
     assert.deepEqual(heapFlagsToAdd('serve', ['--cpu-prof'], '--enable-source-maps'), HEAP_FLAGS.serve)
+    assert.deepEqual(heapFlagsToAdd('ingest', [], ''), ['--max-semi-space-size=16'])
   })
 
   test('should give none to a command that runs with Node defaults', () => {
-    for (const command of ['ingest', 'migrate', 'produce', '--help', undefined]) {
+    for (const command of ['migrate', 'produce', '--help', undefined]) {
       assert.deepEqual(heapFlagsToAdd(command, [], undefined), [], String(command))
     }
   })
