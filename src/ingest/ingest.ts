@@ -27,7 +27,7 @@ import { applyBatch } from './apply-batch.ts'
 import { type BatchSequence, type BatchTurn, createBatchSequence } from './batch-sequence.ts'
 import { batches } from './batches.ts'
 import type { DeadLetter } from './dead-letter.ts'
-import { type PreparedBatch, prepareBatch } from './prepare-batch.ts'
+import { type CommitPoint, type PreparedBatch, prepareBatch } from './prepare-batch.ts'
 import { retryUntilDone } from './retry.ts'
 import { sendDeadLetters } from './send-dead-letters.ts'
 import { createStallClock } from './stall-clock.ts'
@@ -155,7 +155,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   }
 
   /** Commits, per partition, the offset after the batch's last message. */
-  async function commitOffsets(lastPerPartition: readonly ConsumedMessage[]): Promise<void> {
+  async function commitOffsets(lastPerPartition: readonly CommitPoint[]): Promise<void> {
     // A commit queued while the group rebalances can stay pending for good if the session ends
     // another way: give up on it, drop the session, and let the messages come again.
     const commits = Promise.all(lastPerPartition.map((message) => message.commit()))

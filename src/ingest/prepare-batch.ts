@@ -14,6 +14,9 @@ import type { DeadLetter } from './dead-letter.ts'
 
 const PARSE_SLICE = 250
 
+/** A partition's position to commit (the message's offset + 1), without the message's bytes. */
+export type CommitPoint = Pick<ConsumedMessage, 'partition' | 'offset' | 'commit'>
+
 export interface PreparedBatch {
   /** how many messages the batch had */
   readonly messages: number
@@ -25,15 +28,15 @@ export interface PreparedBatch {
    */
   readonly valid: RecordArchive
   readonly invalid: readonly DeadLetter[]
-  /** the batch's last message of each partition (its offset is what gets committed) */
-  readonly commits: readonly ConsumedMessage[]
+  /** the position of the batch's last message in each partition: what gets committed */
+  readonly commits: readonly CommitPoint[]
 }
 
 /**
  * Parses and plans a batch of messages (in the order received). Takes the messages out of
  * `batch` as it goes (the array is empty when it resolves), so that each consumed message, and
  * in time the fetch response it is a slice of, can be collected once parsed: what the prepared
- * batch keeps is the plan, copies of the valid messages' bytes, and each partition's last message.
+ * batch keeps is the plan, copies of the valid messages' bytes, and each partition's commit point.
  */
 export async function prepareBatch(batch: ConsumedMessage[], logger: Logger): Promise<PreparedBatch> {
   const messages = batch.length
@@ -49,8 +52,9 @@ export async function prepareBatch(batch: ConsumedMessage[], logger: Logger): Pr
     try {
       const parsed = parseRsvp(message.value)
       if (parsed.ok) {
-        planner.add(parsed.rsvp)
+        // Archived first: a message that cannot be kept for isolation must not be counted either.
         valid.add(message)
+        planner.add(parsed.rsvp)
       } else {
         // A copy: a dead letter waits for its send, and should not keep a fetch response alive.
         invalid.push({ source: copyRecord(message), reason: parsed.reason })
@@ -79,11 +83,11 @@ export function planMessages(messages: readonly KafkaRecord[]): EncodedPlan {
   return encodePlan(planner.finish())
 }
 
-function lastPerPartition(batch: readonly ConsumedMessage[]): ConsumedMessage[] {
+function lastPerPartition(batch: readonly ConsumedMessage[]): CommitPoint[] {
   const last = new Map<number, ConsumedMessage>()
   for (const message of batch) {
     const seen = last.get(message.partition)
     if (!seen || message.offset > seen.offset) last.set(message.partition, message)
   }
-  return [...last.values()]
+  return [...last.values()].map(({ partition, offset, commit }) => ({ partition, offset, commit }))
 }

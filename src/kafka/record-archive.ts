@@ -8,13 +8,15 @@
  * what gets split when PostgreSQL refuses the batch), which is long enough for them to survive
  * young-generation collections and fill the old generation, fetch responses and all. Archived,
  * a record costs a few array slots and its own bytes, and the consumed record is garbage as soon
- * as it is parsed.
+ * as it is parsed (the batch keeps only each partition's position and commit).
  */
 import type { KafkaRecord, RecordHeader } from './records.ts'
 
 const NULL = -1
-// Chunks rather than one buffer grown by doubling: nothing is copied twice, and at most the
-// last chunk is partly empty (a doubled buffer can be half empty, with its old copies garbage).
+const copy = (bytes: Buffer | null): Buffer | null => (bytes === null ? null : Buffer.from(bytes))
+// Chunks rather than one buffer grown by doubling: nothing is copied twice, and a chunk is left
+// with at most one record's bytes unused (a doubled buffer can be half empty, with its old copies
+// garbage).
 const CHUNK_BYTES = 1024 * 1024
 
 export class RecordArchive {
@@ -40,26 +42,28 @@ export class RecordArchive {
     return this.#used
   }
 
-  /** Copies `record` in; it keeps no reference to the record or to the buffers it came in. */
+  /**
+   * Copies `record` in; it keeps no reference to the record or to the buffers it came in. All or
+   * nothing: when copying throws (a key or value that is not a Buffer), the archive is as before.
+   */
   add(record: KafkaRecord): void {
+    const key = this.#copyIn(record.key)
+    const value = this.#copyIn(record.value)
+    const headers =
+      record.headers.length > 0 ? record.headers.map((h) => ({ key: copy(h.key), value: copy(h.value) })) : undefined
+    // Nothing below can throw: the record's positions are written last, together.
     const index = this.#partitions.length
+    if (headers !== undefined) this.#headers.set(index, headers)
+    this.#spans.push(key[0], key[1], key[2], value[0], value[1], value[2])
+    this.#used += key[2] + value[2]
     this.#topics.push(record.topic)
-    this.#partitions.push(record.partition)
     this.#offsets.push(record.offset)
-    this.#append(record.key)
-    this.#append(record.value)
-    if (record.headers.length > 0) {
-      const copy = (bytes: Buffer | null) => (bytes === null ? null : Buffer.from(bytes))
-      this.#headers.set(
-        index,
-        record.headers.map((h) => ({ key: copy(h.key), value: copy(h.value) })),
-      )
-    }
+    this.#partitions.push(record.partition)
   }
 
   /**
    * The record at `index` (0-based, in the order added). Its key and value are views of the
-   * archive's buffer: read them, or copy them (copyRecord) to keep them past the archive.
+   * archive's chunks: read them, or copy them (copyRecord) to keep them past the archive.
    * Throws RangeError for an index out of range.
    */
   get(index: number): KafkaRecord {
@@ -84,11 +88,9 @@ export class RecordArchive {
     return (this.#chunks[chunk] as Buffer).subarray(start, start + (this.#spans[at + 2] as number))
   }
 
-  #append(bytes: Buffer | null): void {
-    if (bytes === null) {
-      this.#spans.push(NULL, 0, 0)
-      return
-    }
+  /** Copies `bytes` into a chunk: [chunk, start, length], chunk -1 for null. */
+  #copyIn(bytes: Buffer | null): [number, number, number] {
+    if (bytes === null) return [NULL, 0, 0]
     let last = this.#chunks.at(-1)
     if (last === undefined || this.#fill + bytes.length > last.length) {
       // A record larger than a chunk gets a chunk of its own size.
@@ -96,9 +98,9 @@ export class RecordArchive {
       this.#chunks.push(last)
       this.#fill = 0
     }
-    bytes.copy(last, this.#fill)
-    this.#spans.push(this.#chunks.length - 1, this.#fill, bytes.length)
+    const start = this.#fill
+    bytes.copy(last, start)
     this.#fill += bytes.length
-    this.#used += bytes.length
+    return [this.#chunks.length - 1, start, bytes.length]
   }
 }

@@ -63,6 +63,17 @@ describe('RecordArchive', () => {
     assert.equal(view?.toString(), 'early')
   })
 
+  test('should be as before when a record cannot be copied in', () => {
+    const archive = new RecordArchive()
+    archive.add(record(0, Buffer.from('zero')))
+    const broken = { ...record(1, Buffer.from('one')), key: Buffer.from('kk'), value: 'not bytes' as unknown as Buffer }
+    assert.throws(() => archive.add(broken))
+    archive.add(record(2, Buffer.from('two'), { key: Buffer.from('k') }))
+    assert.equal(archive.length, 2)
+    assert.equal(archive.bytes, 4 + 3 + 1)
+    assert.deepEqual(archive.get(1), record(2, Buffer.from('two'), { key: Buffer.from('k') }))
+  })
+
   test('should refuse a position it does not hold', () => {
     const archive = new RecordArchive()
     archive.add(record(0, Buffer.from('x')))
