@@ -10,10 +10,9 @@
  * a record costs a few array slots and its own bytes, and the consumed record is garbage as soon
  * as it is parsed (the batch keeps only each partition's position and commit).
  */
-import type { KafkaRecord, RecordHeader } from './records.ts'
+import { copyHeaders, type KafkaRecord, type RecordHeader } from './records.ts'
 
 const NULL = -1
-const copy = (bytes: Buffer | null): Buffer | null => (bytes === null ? null : Buffer.from(bytes))
 // Chunks rather than one buffer grown by doubling: nothing is copied twice, and a chunk is left
 // with at most one record's bytes unused (a doubled buffer can be half empty, with its old copies
 // garbage). Every chunk is 1 MB, even for the small batches of a steady stream: chunks of 16 KB
@@ -51,8 +50,7 @@ export class RecordArchive {
   add(record: KafkaRecord): void {
     const key = this.#copyIn(record.key)
     const value = this.#copyIn(record.value)
-    const headers =
-      record.headers.length > 0 ? record.headers.map((h) => ({ key: copy(h.key), value: copy(h.value) })) : undefined
+    const headers = record.headers.length > 0 ? copyHeaders(record.headers) : undefined
     // Nothing below can throw: the record's positions are written last, together.
     const index = this.#partitions.length
     if (headers !== undefined) this.#headers.set(index, headers)

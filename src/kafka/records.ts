@@ -54,16 +54,22 @@ export interface ConsumedMessage extends KafkaRecord {
  * them. For records kept longer than their batch (dead letters).
  */
 export function copyRecord(record: KafkaRecord): KafkaRecord {
-  const copy = (bytes: Buffer | null) => (bytes === null ? null : Buffer.from(bytes))
   return {
     topic: record.topic,
     partition: record.partition,
     offset: record.offset,
-    key: copy(record.key),
-    value: copy(record.value),
-    headers: record.headers.map((h) => ({ key: copy(h.key), value: copy(h.value) })),
+    key: copyBytes(record.key),
+    value: copyBytes(record.value),
+    headers: copyHeaders(record.headers),
   }
 }
+
+/** Copies of headers (keys and values alike) that hold no part of the buffers they came in. */
+export function copyHeaders(headers: readonly RecordHeader[]): RecordHeader[] {
+  return headers.map((h) => ({ key: copyBytes(h.key), value: copyBytes(h.value) }))
+}
+
+const copyBytes = (bytes: Buffer | null): Buffer | null => (bytes === null ? null : Buffer.from(bytes))
 
 /** Headers from text pairs, for the headers the service writes itself. */
 export function textHeaders(pairs: Readonly<Record<string, string>>): RecordHeader[] {
