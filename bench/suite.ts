@@ -72,24 +72,18 @@ const freshness = run(
   'freshness.json',
 )
 const topk = run('top k', 'bench/topk-latency.ts', quick ? ['--quick'] : [], quick ? 'topk-quick.json' : 'topk.json')
-// The same requests with no answer reuse (TOPK_CACHE_MS=0): each one reads PostgreSQL and the
-// details; the windows and the naive query are measured once, above.
+// The same requests with no answer reuse (TOPK_CACHE_MS=0): no answer is older than its request.
+// Concurrent identical requests share a computation begun after all of them arrived (the default,
+// TOPK_COALESCE=true), and then, with that off too, each request reads PostgreSQL and the details
+// itself. The windows and the naive query are measured once, above.
+function topkWithoutReuse(title: string, file: string, extra: string[]): Figures {
+  const args = [...(quick ? ['--quick'] : []), '--topk-cache-ms', '0', '--no-windows', '--naive-runs', '1']
+  return run(title, 'bench/topk-latency.ts', [...args, ...extra, '--out', join(RESULTS, file)], file)
+}
 const noReuseFile = quick ? 'topk-no-reuse-quick.json' : 'topk-no-reuse.json'
-const topkNoReuse = run(
-  'top k without answer reuse',
-  'bench/topk-latency.ts',
-  [
-    ...(quick ? ['--quick'] : []),
-    '--topk-cache-ms',
-    '0',
-    '--no-windows',
-    '--naive-runs',
-    '1',
-    '--out',
-    join(RESULTS, noReuseFile),
-  ],
-  noReuseFile,
-)
+const topkNoReuse = topkWithoutReuse('top k without answer reuse', noReuseFile, [])
+const uncoalescedFile = quick ? 'topk-no-reuse-uncoalesced-quick.json' : 'topk-no-reuse-uncoalesced.json'
+const topkUncoalesced = topkWithoutReuse('top k without answer reuse or coalescing', uncoalescedFile, ['--no-coalesce'])
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' })
 const db = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silent })
@@ -128,6 +122,10 @@ const latest = {
   topk_k10_nocache_p50_ms: number(topkNoReuse, 'topk_k10_p50_ms'),
   topk_k10_nocache_p99_ms: number(topkNoReuse, 'topk_k10_p99_ms'),
   topk_k10_nocache_rps: number(topkNoReuse, 'topk_k10_rps'),
+  // the same with TOPK_COALESCE=false: every request its own statement (the cost of one answer)
+  topk_k10_nocache_uncoalesced_p50_ms: number(topkUncoalesced, 'topk_k10_p50_ms'),
+  topk_k10_nocache_uncoalesced_p99_ms: number(topkUncoalesced, 'topk_k10_p99_ms'),
+  topk_k10_nocache_uncoalesced_rps: number(topkUncoalesced, 'topk_k10_rps'),
   topk_date_k10_p99_ms: number(topk, 'topk_date_k10_p99_ms'),
   naive_topk_k10_ms: number(topk, 'naive_topk_k10_ms'),
   ingest_peak_rss_mb: rss.ingest,
@@ -135,7 +133,7 @@ const latest = {
   api_peak_rss_mb: rss.api_under_load,
   service_peak_rss_mb: Math.max(...Object.values(rss).filter((v) => !Number.isNaN(v))),
   service_peak_rss_mb_by_process: rss,
-  details: { ingest, raw, freshness, topk, topk_no_reuse: topkNoReuse },
+  details: { ingest, raw, freshness, topk, topk_no_reuse: topkNoReuse, topk_no_reuse_uncoalesced: topkUncoalesced },
   machine: machine(),
   versions: { node: process.version, kafka, postgres, redis, commit: gitCommit() },
   finished_at: new Date().toISOString(),
@@ -168,6 +166,8 @@ const rows: Array<[string, number, string, boolean | undefined]> = [
   ['topk_k10_nocache_p50_ms', latest.topk_k10_nocache_p50_ms, '', undefined],
   ['topk_k10_nocache_p99_ms', latest.topk_k10_nocache_p99_ms, '<= 5', latest.topk_k10_nocache_p99_ms <= 5],
   ['topk_k10_nocache_rps', latest.topk_k10_nocache_rps, '>= 10,000', latest.topk_k10_nocache_rps >= 10_000],
+  ['  uncoalesced p99_ms', latest.topk_k10_nocache_uncoalesced_p99_ms, '', undefined],
+  ['  uncoalesced rps', latest.topk_k10_nocache_uncoalesced_rps, '', undefined],
   ['topk_date_k10_p99_ms', latest.topk_date_k10_p99_ms, '', undefined],
   ['naive_topk_k10_ms', latest.naive_topk_k10_ms, '', undefined],
   [

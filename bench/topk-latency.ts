@@ -90,6 +90,8 @@ export interface TopkBenchOptions {
   readonly api?: boolean
   /** TOPK_CACHE_MS for the API (how long it reuses one top-k answer; 0 = never); unset: the service default */
   readonly topkCacheMs?: number
+  /** TOPK_COALESCE for the API (with TOPK_CACHE_MS=0, concurrent identical requests share a computation); unset: the default, true */
+  readonly coalesce?: boolean
   /** where the JSON goes (default bench/results/topk.json) */
   readonly out?: string
   /** distinct windows sent at k=1000 to measure the API's memory (default 10,000) */
@@ -148,6 +150,7 @@ function startApi(
   port: number,
   topkCacheMs: number | undefined,
   extraEnv: NodeJS.ProcessEnv = {},
+  coalesce?: boolean,
 ): { child: ChildProcess; tail: string[] } {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -157,6 +160,7 @@ function startApi(
     LOG_LEVEL: 'warn',
   }
   if (topkCacheMs !== undefined) env.TOPK_CACHE_MS = String(topkCacheMs)
+  if (coalesce !== undefined) env.TOPK_COALESCE = String(coalesce)
   // A replica (./dev.sh env --cluster) holds the bench database too: the API reads it there.
   if (process.env.DATABASE_READ_URL) {
     env.DATABASE_READ_URL = databaseUrl(process.env.DATABASE_READ_URL, new URL(url).pathname.slice(1))
@@ -394,11 +398,11 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
       const port = await freePort()
       const base = `http://127.0.0.1:${port}`
       log(`\nstarting rsvp-topk api on ${base} (database ${dataset.database}) …`)
-      api = startApi(dataset.url, port, options.topkCacheMs)
+      api = startApi(dataset.url, port, options.topkCacheMs, {}, options.coalesce)
       readySeconds = await waitReady(base, api.child, api.tail)
       log(`  ready in ${readySeconds.toFixed(1)} s`)
       const otherPorts = await Promise.all(Array.from({ length: apiProcesses - 1 }, () => freePort()))
-      others = otherPorts.map((p) => startApi(dataset.url, p, options.topkCacheMs))
+      others = otherPorts.map((p) => startApi(dataset.url, p, options.topkCacheMs, {}, options.coalesce))
       const bases = [base, ...otherPorts.map((p) => `http://127.0.0.1:${p}`)]
       await Promise.all(others.map((o, i) => waitReady(bases[i + 1] as string, o.child, o.tail)))
       if (others.length > 0) log(`  ${apiProcesses} api processes on ${bases.join(', ')}`)
@@ -554,6 +558,8 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         naive_runs: options.naiveRuns,
         // null: the service's default (TOPK_CACHE_MS unset)
         topk_cache_ms: options.topkCacheMs ?? process.env.TOPK_CACHE_MS ?? null,
+        // null: the service's default (TOPK_COALESCE unset: true)
+        topk_coalesce: options.coalesce ?? process.env.TOPK_COALESCE ?? null,
         date: day,
       },
       dataset: {
@@ -641,6 +647,10 @@ if (import.meta.main) {
       "the API's TOPK_CACHE_MS (answer reuse; 0 = off); default: the service's",
       (text) => (text === '0' ? 0 : positiveInteger(text)),
     )
+    .option(
+      '--no-coalesce',
+      "the API's TOPK_COALESCE=false: with --topk-cache-ms 0, every request computes its own answer",
+    )
     .option('--no-api', 'database side only: the naive and the maintained queries through pg')
     .option('--no-windows', 'skip the widest window and the memory under distinct windows')
     .option(
@@ -672,6 +682,7 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     api: boolean
     windows: boolean
     topkCacheMs?: number
+    coalesce: boolean
     out?: string
     apiProcesses: number
   }>()
@@ -685,6 +696,8 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     forceLoad: opts.forceLoad,
     api: opts.api,
     topkCacheMs: opts.topkCacheMs,
+    // commander's --no-coalesce gives true unless it is given; only `false` is passed on
+    ...(opts.coalesce === false && { coalesce: false }),
     distinctWindows: opts.quick ? 1000 : 10_000,
     apiProcesses: opts.apiProcesses,
     windows: opts.windows,

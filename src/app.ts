@@ -259,6 +259,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
               maxK: config.http.maxK,
               answerReuseMs: config.http.topkCacheMs,
               answerReuseMaxBytes: config.http.topkCacheMaxBytes,
+              coalesceRequests: config.http.topkCoalesce,
               maxWindowMs: config.http.topkMaxWindowMs,
               onAnswerCacheBytes: (bytes) => apiMetrics.answerCacheBytes.set(bytes),
               metrics: apiMetrics,

@@ -70,6 +70,8 @@ export interface Config {
     readonly topkCacheMs: number
     /** the most bytes of reused top-k answers one process holds */
     readonly topkCacheMaxBytes: number
+    /** with topkCacheMs 0: concurrent requests for one query share a computation begun after all arrived */
+    readonly topkCoalesce: boolean
     /** the widest window a top-k query may span, in ms */
     readonly topkMaxWindowMs: number
     /** how long a request may take to arrive, in ms */
@@ -153,6 +155,16 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     return fallback
   }
   return Number(raw)
+}
+
+function flag(env: Env, name: string, fallback: boolean, problems: Problems): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = raw.trim().toLowerCase()
+  if (value === 'true' || value === '1') return true
+  if (value === 'false' || value === '0') return false
+  problems.add(`${name} must be true or false (or 1 or 0), not '${raw}'`)
+  return fallback
 }
 
 function topicName(env: Env, name: string, fallback: string, problems: Problems): string {
@@ -312,6 +324,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxK: integer(env, 'TOPK_MAX_K', 1000, 1, 100_000, problems),
       topkCacheMs: integer(env, 'TOPK_CACHE_MS', 200, 0, 60_000, problems),
       topkCacheMaxBytes: integer(env, 'TOPK_CACHE_MAX_MB', 32, 1, 65_536, problems) * 2 ** 20,
+      topkCoalesce: flag(env, 'TOPK_COALESCE', true, problems),
       topkMaxWindowMs: integer(env, 'TOPK_MAX_WINDOW_DAYS', 7, 1, 3660, problems) * 86_400_000,
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 10_000, 100, 600_000, problems),
       maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000, problems),

@@ -23,6 +23,11 @@ export interface EventsRoutesOptions {
   readonly answerReuseMs: number
   /** the most bytes of reused answers held at once */
   readonly answerReuseMaxBytes: number
+  /**
+   * without reuse: whether concurrent requests for one query share a computation that began after
+   * all of them arrived (request-coalescing.ts); default true
+   */
+  readonly coalesceRequests?: boolean
   /** the widest window a top-k query may ask for, in ms */
   readonly maxWindowMs: number
   /** told how many bytes the reused answers take after each computation */
@@ -37,7 +42,11 @@ const documentOnly = () => () => true
 
 export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app: FastifyInstance, options) => {
   const now = options.now ?? Date.now
-  const answers = createResponseCache({ ttlMs: options.answerReuseMs, maxBytes: options.answerReuseMaxBytes })
+  const answers = createResponseCache({
+    ttlMs: options.answerReuseMs,
+    maxBytes: options.answerReuseMaxBytes,
+    coalesce: options.coalesceRequests ?? true,
+  })
   app.addHook('onClose', async () => answers.close())
 
   const topkAnswer = createTopkAnswerer({ db: options.db, details: options.details, now })

@@ -11,9 +11,12 @@
  * evicts the least recently used first, and expired entries are swept every `ttlMs`.
  *
  * The price is staleness of at most `ttlMs` on top of the ingest's own latency; `ttlMs = 0`
- * turns the cache off.
+ * turns the cache off. Then no answer is reused, but concurrent requests for the same query still
+ * share one computation that begins after all of them arrived (request-coalescing.ts), unless
+ * `coalesce` is false.
  */
 import { LRUCache } from 'lru-cache'
+import { createRequestCoalescer } from './request-coalescing.ts'
 
 export interface ResponseCache {
   /** The cached answer for `key`, or the one `compute` gives (computed once for concurrent callers). */
@@ -32,10 +35,16 @@ export interface ResponseCacheOptions {
   readonly maxBytes: number
   /** the clock, in ms (tests pin it); default performance.now */
   readonly now?: () => number
+  /** with `ttlMs` 0: whether concurrent requests for one query share a computation (default true) */
+  readonly coalesce?: boolean
 }
 
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
-  if (options.ttlMs <= 0) return { get: (_key, compute) => compute(), bytes: () => 0, sweep() {}, close() {} }
+  if (options.ttlMs <= 0) {
+    const coalescer = options.coalesce === false ? undefined : createRequestCoalescer<Buffer>()
+    const get = coalescer ? coalescer.get : (_key: string, compute: () => Promise<Buffer>) => compute()
+    return { get, bytes: () => 0, sweep() {}, close() {} }
+  }
   const now = options.now ?? (() => performance.now())
   const cache = new LRUCache<string, Buffer, () => Promise<Buffer>>({
     maxSize: options.maxBytes,

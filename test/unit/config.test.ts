@@ -146,6 +146,21 @@ describe('loadConfig', () => {
   })
 })
 
+describe('loadConfig: TOPK_COALESCE', () => {
+  test('should coalesce by default, and take true, false, 1 and 0 in any case', () => {
+    assert.equal(loadConfig(valid).http.topkCoalesce, true)
+    assert.equal(loadConfig({ ...valid, TOPK_COALESCE: 'FALSE' }).http.topkCoalesce, false)
+    assert.equal(loadConfig({ ...valid, TOPK_COALESCE: '0' }).http.topkCoalesce, false)
+    assert.equal(loadConfig({ ...valid, TOPK_COALESCE: ' true ' }).http.topkCoalesce, true)
+    assert.equal(loadConfig({ ...valid, TOPK_COALESCE: '1' }).http.topkCoalesce, true)
+  })
+
+  test('should refuse any other value, naming what it takes', () => {
+    const problems = problemsOf({ ...valid, TOPK_COALESCE: 'yes please' })
+    assert.deepEqual(problems, ["TOPK_COALESCE must be true or false (or 1 or 0), not 'yes please'"])
+  })
+})
+
 describe('loadConfig: PG_POOL_SIZE', () => {
   test('should refuse a pool of one connection: ingest runs two batch transactions at once', () => {
     const problems = problemsOf({ ...valid, PG_POOL_SIZE: '1' })

@@ -1,0 +1,60 @@
+/**
+ * Request coalescing for answers that must not be older than the request: concurrent requests for
+ * the same key share one computation, and that computation always starts after every request it
+ * answers arrived. So no answer is reused across time (a request never gets a result read before it
+ * came in, which is what `TOPK_CACHE_MS=0` promises), yet a hundred clients asking for the same
+ * ranking at once cost PostgreSQL one statement per round, not a hundred.
+ *
+ * Per key at most one computation runs and at most one waits:
+ * - nothing running: the request starts a computation at once;
+ * - one running (it may have read the database before this request arrived): the request joins
+ *   the waiting computation, created if need be, which starts when the running one settles.
+ * A request therefore waits at most for the end of the computation in progress and then its own.
+ * The idea is a CDN's "request collapsing" (Varnish, Fastly) and Go's `singleflight`, with the
+ * rule that a waiting round never joins one already in progress, which is the group-commit
+ * pattern applied to reads.
+ *
+ * A computation's failure goes to the requests that shared it, and is not kept: the next request
+ * starts afresh. Memory: two entries per key with a request in flight, none otherwise.
+ */
+
+export interface RequestCoalescer<V> {
+  /** The value `compute` gives for `key`, computed once for the requests waiting on the same round. */
+  get(key: string, compute: () => Promise<V>): Promise<V>
+  /** Keys with a computation running or waiting (for tests). */
+  inFlight(): number
+}
+
+export function createRequestCoalescer<V>(): RequestCoalescer<V> {
+  const running = new Map<string, Promise<V>>()
+  const waiting = new Map<string, Promise<V>>()
+
+  function start(key: string, compute: () => Promise<V>): Promise<V> {
+    // Called through an async function: a compute that throws at once rejects this round like one
+    // that rejects later.
+    const round = (async () => compute())()
+    running.set(key, round)
+    const done = () => {
+      if (running.get(key) === round) running.delete(key)
+    }
+    round.then(done, done)
+    return round
+  }
+
+  return {
+    get(key, compute) {
+      const queued = waiting.get(key)
+      if (queued !== undefined) return queued
+      const current = running.get(key)
+      if (current === undefined) return start(key, compute)
+      const settled = () => {
+        waiting.delete(key)
+        return start(key, compute)
+      }
+      const next = current.then(settled, settled)
+      waiting.set(key, next)
+      return next
+    },
+    inFlight: () => new Set([...running.keys(), ...waiting.keys()]).size,
+  }
+}
