@@ -17,7 +17,7 @@ const settings = (names: Iterable<string>) => new Set([...names].filter((name) =
 function readByConfig(): Set<string> {
   const source = read('src/config.ts')
   const names = [
-    ...source.matchAll(/(?:integer|required|topicName|readSetting)\(env, '([A-Z][A-Z0-9_]+)'/g),
+    ...source.matchAll(/(?:integer|flag|required|topicName|readSetting)\(env, '([A-Z][A-Z0-9_]+)'/g),
     ...source.matchAll(/\benv\.([A-Z][A-Z0-9_]+)/g),
   ].map((match) => match[1] as string)
   return settings(names)
