@@ -144,6 +144,12 @@ function median(values: readonly number[]): number {
 
 const round = (value: number, digits = 3) => Number(value.toFixed(digits))
 
+/** TOPK_COALESCE as the api reads it from this environment (true, false, 1 or 0); null: unset, the default (true). */
+function coalesceFromEnvironment(): boolean | null {
+  const raw = process.env.TOPK_COALESCE?.trim().toLowerCase()
+  return raw === undefined || raw === '' ? null : raw === 'true' || raw === '1'
+}
+
 /** `rsvp-topk api` on the bench database, its output kept (last lines) for error messages. */
 function startApi(
   url: string,
@@ -559,7 +565,7 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         // null: the service's default (TOPK_CACHE_MS unset)
         topk_cache_ms: options.topkCacheMs ?? process.env.TOPK_CACHE_MS ?? null,
         // null: the service's default (TOPK_COALESCE unset: true)
-        topk_coalesce: options.coalesce ?? process.env.TOPK_COALESCE ?? null,
+        topk_coalesce: options.coalesce ?? coalesceFromEnvironment(),
         date: day,
       },
       dataset: {

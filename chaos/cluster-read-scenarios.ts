@@ -42,9 +42,14 @@ export const pgReplicaStop: Scenario = {
     const fixture = await createIngestFixture(scope)
     const messages = generated(size === 'full' ? 30_000 : 5000, 121)
     const env = clusterServiceEnv(fixture)
-    // Every top-k request a statement: answer reuse (TOPK_CACHE_MS) would keep most of the load
-    // away from the replica.
-    const service = await startCommand(fixture, 'serve', { ...SESSION, ...env, TOPK_CACHE_MS: '0' })
+    // Every top-k request a statement: answer reuse (TOPK_CACHE_MS) and request coalescing
+    // (TOPK_COALESCE) would keep most of the load away from the replica.
+    const service = await startCommand(fixture, 'serve', {
+      ...SESSION,
+      ...env,
+      TOPK_CACHE_MS: '0',
+      TOPK_COALESCE: 'false',
+    })
     await service.ready()
     await produce(fixture, messages)
     const settled = await verdict('pg-replica-stop', fixture, messages, { recoveryFrom: 0, restarts: 0, size })

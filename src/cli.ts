@@ -36,7 +36,8 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   TOPK_CACHE_MS      reuse a top-k answer this long     (default 200; 0 = never)
   TOPK_CACHE_MAX_MB  memory for reused top-k answers    (default 32)
   TOPK_COALESCE      with TOPK_CACHE_MS=0, requests for the same query at once share one
-                     computation begun after all of them arrived (default true)
+                     computation begun after all of them arrived (default true;
+                     true, false, 1 or 0)
   TOPK_MAX_WINDOW_DAYS  the widest from/to window, days (default 7)
   TOPK_STREAMS_MAX   live top-k streams open at once    (default 5000; more get 503)
   TOPK_STREAM_QUERIES_MAX  distinct queries they may follow (default 100; a new one beyond gets 503)

@@ -15,7 +15,9 @@
  * pattern applied to reads.
  *
  * A computation's failure goes to the requests that shared it, and is not kept: the next request
- * starts afresh. Memory: two entries per key with a request in flight, none otherwise.
+ * starts afresh. Memory: at most two entries per key with a request in flight, none otherwise.
+ *
+ * `compute` must not ask the same coalescer for its own key: it would wait for its own round.
  */
 
 export interface RequestCoalescer<V> {
@@ -52,6 +54,9 @@ export function createRequestCoalescer<V>(): RequestCoalescer<V> {
         return start(key, compute)
       }
       const next = current.then(settled, settled)
+      // Like a running round's (handled by its cleanup), a waiting round's failure reaches whoever
+      // awaits it, and is no unhandled rejection when every one of them went away.
+      next.catch(() => {})
       waiting.set(key, next)
       return next
     },

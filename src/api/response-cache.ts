@@ -19,7 +19,10 @@ import { LRUCache } from 'lru-cache'
 import { createRequestCoalescer } from './request-coalescing.ts'
 
 export interface ResponseCache {
-  /** The cached answer for `key`, or the one `compute` gives (computed once for concurrent callers). */
+  /**
+   * The cached answer for `key`, or the one `compute` gives: computed once for concurrent callers
+   * (with `ttlMs` 0, once per coalesced round, or once per caller when `coalesce` is false).
+   */
   get(key: string, compute: () => Promise<Buffer>): Promise<Buffer>
   /** Bytes held now: the answers' bytes, their keys' and a little for each entry. */
   bytes(): number
