@@ -262,6 +262,7 @@ export function buildApp(config: Config, options: AppOptions, deps: { logger: Lo
               coalesceRequests: config.http.topkCoalesce,
               maxWindowMs: config.http.topkMaxWindowMs,
               onAnswerCacheBytes: (bytes) => apiMetrics.answerCacheBytes.set(bytes),
+              onCoalescedRequest: (how) => apiMetrics.coalescedRequests.inc({ request: how }),
               metrics: apiMetrics,
             },
           }),

@@ -9,6 +9,7 @@ import { MAX_EVENT_ID_LENGTH } from '../domain/parse-rsvp.ts'
 import { readEventCounts } from '../store/event-details.ts'
 import type { Queryable } from '../store/postgres.ts'
 import { invalidParameter, notFound } from './replies.ts'
+import type { CoalescedRequest } from './request-coalescing.ts'
 import { type RawQuery, textProblem } from './request-text.ts'
 import { createResponseCache } from './response-cache.ts'
 import { COMMON_ERRORS, EventIdSchema, EventReply, errorResponses, TopkQuerySchema, TopkReply } from './schemas.ts'
@@ -28,6 +29,8 @@ export interface EventsRoutesOptions {
    * all of them arrived (request-coalescing.ts); default true
    */
   readonly coalesceRequests?: boolean
+  /** told of each coalesced request: `started` a computation, or `waited` for the next round */
+  readonly onCoalescedRequest?: (how: CoalescedRequest) => void
   /** the widest window a top-k query may ask for, in ms */
   readonly maxWindowMs: number
   /** told how many bytes the reused answers take after each computation */
@@ -46,6 +49,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
     ttlMs: options.answerReuseMs,
     maxBytes: options.answerReuseMaxBytes,
     coalesce: options.coalesceRequests ?? true,
+    ...(options.onCoalescedRequest && { onCoalescedRequest: options.onCoalescedRequest }),
   })
   app.addHook('onClose', async () => answers.close())
 

@@ -27,7 +27,15 @@ export interface RequestCoalescer<V> {
   inFlight(): number
 }
 
-export function createRequestCoalescer<V>(): RequestCoalescer<V> {
+/** How a request was answered: by a computation started for it at once, or by the next round. */
+export type CoalescedRequest = 'started' | 'waited'
+
+export interface RequestCoalescerOptions {
+  /** told of each request as it arrives, with how it will be answered (for a metric) */
+  readonly onRequest?: (how: CoalescedRequest) => void
+}
+
+export function createRequestCoalescer<V>(options: RequestCoalescerOptions = {}): RequestCoalescer<V> {
   const running = new Map<string, Promise<V>>()
   const waiting = new Map<string, Promise<V>>()
 
@@ -46,8 +54,9 @@ export function createRequestCoalescer<V>(): RequestCoalescer<V> {
   return {
     get(key, compute) {
       const queued = waiting.get(key)
-      if (queued !== undefined) return queued
       const current = running.get(key)
+      options.onRequest?.(queued === undefined && current === undefined ? 'started' : 'waited')
+      if (queued !== undefined) return queued
       if (current === undefined) return start(key, compute)
       const settled = () => {
         waiting.delete(key)

@@ -16,7 +16,7 @@
  * `coalesce` is false.
  */
 import { LRUCache } from 'lru-cache'
-import { createRequestCoalescer } from './request-coalescing.ts'
+import { type CoalescedRequest, createRequestCoalescer } from './request-coalescing.ts'
 
 export interface ResponseCache {
   /**
@@ -40,11 +40,18 @@ export interface ResponseCacheOptions {
   readonly now?: () => number
   /** with `ttlMs` 0: whether concurrent requests for one query share a computation (default true) */
   readonly coalesce?: boolean
+  /** with `ttlMs` 0 and coalescing: told of each request, started or waited (request-coalescing.ts) */
+  readonly onCoalescedRequest?: (how: CoalescedRequest) => void
 }
 
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   if (options.ttlMs <= 0) {
-    const coalescer = options.coalesce === false ? undefined : createRequestCoalescer<Buffer>()
+    const coalescer =
+      options.coalesce === false
+        ? undefined
+        : createRequestCoalescer<Buffer>({
+            ...(options.onCoalescedRequest && { onRequest: options.onCoalescedRequest }),
+          })
     const get = coalescer ? coalescer.get : (_key: string, compute: () => Promise<Buffer>) => compute()
     return { get, bytes: () => 0, sweep() {}, close() {} }
   }

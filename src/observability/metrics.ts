@@ -94,6 +94,8 @@ export interface ApiMetrics {
   readonly detailsLookups: Counter<'result'>
   /** bytes of reused top-k answers held (set by the events routes) */
   readonly answerCacheBytes: Gauge
+  /** top-k requests without answer reuse, by how they were answered: started or waited */
+  readonly coalescedRequests: Counter<'request'>
 }
 
 export function createApiMetrics(
@@ -144,6 +146,12 @@ export function createApiMetrics(
       name: 'rsvp_topk_topk_stream_computations_total',
       help: 'Rankings computed for live streams (one per change per distinct query), by outcome: changed (sent to its streams), unchanged, failed',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    coalescedRequests: new Counter({
+      name: 'rsvp_topk_topk_coalesced_requests_total',
+      help: 'Top-k requests with TOPK_CACHE_MS=0 and TOPK_COALESCE=true, by how each was answered: started (a computation began for it at once) or waited (it shared the next round with the requests that came while one ran)',
+      labelNames: ['request'],
       registers: [registry],
     }),
     answerCacheBytes: new Gauge({

@@ -88,6 +88,24 @@ describe('createRequestCoalescer', () => {
     assert.equal(await later, 'round 3')
   })
 
+  test('should tell of each request as it arrives whether it started a computation or waits', async () => {
+    const told: string[] = []
+    const coalescer = createRequestCoalescer<string>({ onRequest: (how) => told.push(how) })
+    const work = manualComputations()
+    const first = coalescer.get('q', work.compute('round 1'))
+    const second = coalescer.get('q', work.compute('round 2'))
+    const third = coalescer.get('q', work.compute('not called'))
+    const other = coalescer.get('other', work.compute('other 1'))
+    assert.deepEqual(told, ['started', 'waited', 'waited', 'started'])
+    work.settle('round 1')
+    work.settle('other 1')
+    await Promise.all([first, other])
+    await drain()
+    work.settle('round 2')
+    await Promise.all([second, third])
+    assert.deepEqual(told, ['started', 'waited', 'waited', 'started'], 'a waiting round starting is no request')
+  })
+
   test('should turn a computation that throws at once into a rejection', async () => {
     const coalescer = createRequestCoalescer<string>()
     const failing = () => {
