@@ -49,7 +49,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
     ttlMs: options.answerReuseMs,
     maxBytes: options.answerReuseMaxBytes,
     coalesce: options.coalesceRequests ?? true,
-    ...(options.onCoalescedRequest && { onCoalescedRequest: options.onCoalescedRequest }),
+    onCoalescedRequest: options.onCoalescedRequest,
   })
   app.addHook('onClose', async () => answers.close())
 

@@ -10,9 +10,9 @@
  * - one running (it may have read the database before this request arrived): the request joins
  *   the waiting computation, created if need be, which starts when the running one settles.
  * A request therefore waits at most for the end of the computation in progress and then its own.
- * The idea is a CDN's "request collapsing" (Varnish, Fastly) and Go's `singleflight`, with the
- * rule that a waiting round never joins one already in progress, which is the group-commit
- * pattern applied to reads.
+ * The idea is a CDN's "request collapsing" (Varnish, Fastly) and Go's `singleflight`, which let a
+ * request join the computation in progress; here it never does, which is the group-commit pattern
+ * applied to reads.
  *
  * A computation's failure goes to the requests that shared it, and is not kept: the next request
  * starts afresh. Memory: at most two entries per key with a request in flight, none otherwise.

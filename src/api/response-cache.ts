@@ -47,11 +47,7 @@ export interface ResponseCacheOptions {
 export function createResponseCache(options: ResponseCacheOptions): ResponseCache {
   if (options.ttlMs <= 0) {
     const coalescer =
-      options.coalesce === false
-        ? undefined
-        : createRequestCoalescer<Buffer>({
-            ...(options.onCoalescedRequest && { onRequest: options.onCoalescedRequest }),
-          })
+      options.coalesce === false ? undefined : createRequestCoalescer<Buffer>({ onRequest: options.onCoalescedRequest })
     const get = coalescer ? coalescer.get : (_key: string, compute: () => Promise<Buffer>) => compute()
     return { get, bytes: () => 0, sweep() {}, close() {} }
   }
