@@ -32,6 +32,7 @@ import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
+import { parseFlag } from '../src/config.ts'
 import { createLogger } from '../src/observability/logger.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
 import { freePort } from '../test/helpers.ts'
@@ -144,10 +145,10 @@ function median(values: readonly number[]): number {
 
 const round = (value: number, digits = 3) => Number(value.toFixed(digits))
 
-/** TOPK_COALESCE as the api reads it from this environment (true, false, 1 or 0); null: unset, the default (true). */
+/** TOPK_COALESCE as the api reads it from this environment; null: unset (the default, true) or not a flag. */
 function coalesceFromEnvironment(): boolean | null {
-  const raw = process.env.TOPK_COALESCE?.trim().toLowerCase()
-  return raw === undefined || raw === '' ? null : raw === 'true' || raw === '1'
+  const raw = process.env.TOPK_COALESCE
+  return raw === undefined || raw === '' ? null : (parseFlag(raw) ?? null)
 }
 
 /** `rsvp-topk api` on the bench database, its output kept (last lines) for error messages. */
@@ -156,7 +157,6 @@ function startApi(
   port: number,
   topkCacheMs: number | undefined,
   extraEnv: NodeJS.ProcessEnv = {},
-  coalesce?: boolean,
 ): { child: ChildProcess; tail: string[] } {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -166,7 +166,6 @@ function startApi(
     LOG_LEVEL: 'warn',
   }
   if (topkCacheMs !== undefined) env.TOPK_CACHE_MS = String(topkCacheMs)
-  if (coalesce !== undefined) env.TOPK_COALESCE = String(coalesce)
   // A replica (./dev.sh env --cluster) holds the bench database too: the API reads it there.
   if (process.env.DATABASE_READ_URL) {
     env.DATABASE_READ_URL = databaseUrl(process.env.DATABASE_READ_URL, new URL(url).pathname.slice(1))
@@ -404,11 +403,12 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
       const port = await freePort()
       const base = `http://127.0.0.1:${port}`
       log(`\nstarting rsvp-topk api on ${base} (database ${dataset.database}) …`)
-      api = startApi(dataset.url, port, options.topkCacheMs, {}, options.coalesce)
+      const coalesceEnv = options.coalesce === undefined ? {} : { TOPK_COALESCE: String(options.coalesce) }
+      api = startApi(dataset.url, port, options.topkCacheMs, coalesceEnv)
       readySeconds = await waitReady(base, api.child, api.tail)
       log(`  ready in ${readySeconds.toFixed(1)} s`)
       const otherPorts = await Promise.all(Array.from({ length: apiProcesses - 1 }, () => freePort()))
-      others = otherPorts.map((p) => startApi(dataset.url, p, options.topkCacheMs, {}, options.coalesce))
+      others = otherPorts.map((p) => startApi(dataset.url, p, options.topkCacheMs, coalesceEnv))
       const bases = [base, ...otherPorts.map((p) => `http://127.0.0.1:${p}`)]
       await Promise.all(others.map((o, i) => waitReady(bases[i + 1] as string, o.child, o.tail)))
       if (others.length > 0) log(`  ${apiProcesses} api processes on ${bases.join(', ')}`)

@@ -157,14 +157,20 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return Number(raw)
 }
 
-function flag(env: Env, name: string, fallback: boolean, problems: Problems): boolean {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
+/** A true/false setting's value: `true`, `false`, `1` or `0`, in any case, spaces around ignored; undefined for anything else. */
+export function parseFlag(raw: string): boolean | undefined {
   const value = raw.trim().toLowerCase()
   if (value === 'true' || value === '1') return true
   if (value === 'false' || value === '0') return false
-  problems.add(`${name} must be true or false (or 1 or 0), not '${raw}'`)
-  return fallback
+  return undefined
+}
+
+function flag(env: Env, name: string, fallback: boolean, problems: Problems): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = parseFlag(raw)
+  if (value === undefined) problems.add(`${name} must be true or false (or 1 or 0), not '${raw}'`)
+  return value ?? fallback
 }
 
 function topicName(env: Env, name: string, fallback: string, problems: Problems): string {
