@@ -25,6 +25,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  * caller that did not percent-encode sends, are taken as their UTF-8 bytes.
  */
 export function decodeComponent(raw: string, plusIsSpace: boolean): { text: string } | { problem: string } {
+  // Almost every parameter (k=10, country=us) is plain ASCII: it decodes to itself, and building
+  // its bytes and running them through the UTF-8 decoder was a tenth of a cached top-k request.
+  if (isPlainAscii(raw, plusIsSpace)) {
+    const problem = textProblem(raw)
+    return problem === undefined ? { text: raw } : { problem }
+  }
   const bytes: number[] = []
   for (let i = 0; i < raw.length; i++) {
     const code = raw.charCodeAt(i)
@@ -51,6 +57,15 @@ export function decodeComponent(raw: string, plusIsSpace: boolean): { text: stri
   }
   const problem = textProblem(text)
   return problem === undefined ? { text } : { problem }
+}
+
+/** Whether `raw` holds only ASCII characters other than `%` (and `+` when it means a space). */
+function isPlainAscii(raw: string, plusIsSpace: boolean): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i)
+    if (code >= 0x80 || code === 0x25 /* % */ || (code === 0x2b /* + */ && plusIsSpace)) return false
+  }
+  return true
 }
 
 /** What makes a text unusable as a parameter, or undefined when it is fine. */

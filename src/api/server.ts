@@ -63,6 +63,9 @@ export async function buildServer(deps: ServerDeps) {
   const app = Fastify({
     // Per-request lines at 10,000 requests/s would cost more than the requests: warnings and up only.
     loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }),
+    // Fastify's default builds a child logger per request to bind its id, a tenth of the cost of
+    // a cached answer; the few lines a request writes name its id themselves (http-errors.ts).
+    childLoggerFactory: (logger) => logger,
     routerOptions: { maxParamLength: 1000, querystringParser: strictQuery },
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     requestTimeout: deps.requestTimeoutMs ?? 10_000,
@@ -72,31 +75,40 @@ export async function buildServer(deps: ServerDeps) {
   })
   app.server.maxConnections = deps.maxConnections ?? 10_000
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks on every request take a callback, not a promise: one allocation and microtask less each.
+  app.addHook('onRequest', (request, reply, done) => {
     if (request.url.length > MAX_URL_LENGTH) {
-      return reply.code(414).send(errorBody('uri_too_long', `the URL is longer than ${MAX_URL_LENGTH} characters`))
+      reply.code(414).send(errorBody('uri_too_long', `the URL is longer than ${MAX_URL_LENGTH} characters`))
+      return
     }
     const queryError = (request.query as StrictQuery)[QUERY_ERROR]
-    if (queryError !== undefined) return invalidParameter(reply, queryError)
-    if (deps.serving && !deps.serving() && request.url.startsWith('/api/')) {
-      return reply.code(503).send(errorBody('unavailable', 'the service is starting: waiting for PostgreSQL'))
+    if (queryError !== undefined) {
+      invalidParameter(reply, queryError)
+      return
     }
+    if (deps.serving && !deps.serving() && request.url.startsWith('/api/')) {
+      reply.code(503).send(errorBody('unavailable', 'the service is starting: waiting for PostgreSQL'))
+      return
+    }
+    done()
   })
   const metrics = deps.events?.metrics
   if (metrics) {
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       // A stream lasts as long as its client stays: its duration would drown the latencies. Its
       // refusals (4xx, 5xx) are answers like any other, and counted.
       const streaming = (request.routeOptions.config as { streaming?: boolean }).streaming === true
-      if (streaming && reply.statusCode === 200) return
-      metrics.requestSeconds.observe(
-        {
-          route: request.routeOptions.url ?? 'unmatched',
-          method: request.method,
-          status: String(reply.statusCode),
-        },
-        reply.elapsedTime / 1000,
-      )
+      if (!streaming || reply.statusCode !== 200) {
+        metrics.requestSeconds.observe(
+          {
+            route: request.routeOptions.url ?? 'unmatched',
+            method: request.method,
+            status: String(reply.statusCode),
+          },
+          reply.elapsedTime / 1000,
+        )
+      }
+      done()
     })
   }
   installErrorHandlers(app)
@@ -143,7 +155,7 @@ export async function buildServer(deps: ServerDeps) {
     async (request, reply) => {
       const readiness = await deps.readiness()
       if (readiness.ready) return { status: 'ready', dependencies: readiness.dependencies }
-      request.log.warn({ missing: readiness.missing }, 'not ready')
+      request.log.warn({ reqId: request.id, missing: readiness.missing }, 'not ready')
       return reply.code(503).send({
         ...errorBody(
           'unavailable',

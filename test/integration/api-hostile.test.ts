@@ -183,6 +183,12 @@ test('hostile requests get a 4xx in the error shape, never a 5xx or an error-lev
       .filter((line) => line.startsWith('{'))
     const errors = lines.filter((line) => (JSON.parse(line) as { level: number }).level >= 50)
     assert.deepEqual(errors, [])
+    // No child logger per request: each warning names its request's id itself.
+    const warnings = lines
+      .map((line) => JSON.parse(line) as { level: number; component?: string; reqId?: unknown })
+      .filter((line) => line.component === 'http' && line.level === 40)
+    assert.ok(warnings.length > 0, 'the refused requests were warned about')
+    for (const warning of warnings) assert.match(String(warning.reqId), /^req-/, JSON.stringify(warning))
     assert.equal((await get(base, '/healthz')).status, 200)
   })
 })

@@ -10,6 +10,25 @@ describe('decodeComponent', () => {
     assert.deepEqual(decodeComponent('%F0%9F%8E%B2', true), { text: '🎲' })
   })
 
+  test('should give plain ASCII back as it is, with the same checks as decoded text', () => {
+    for (let code = 1; code < 0x80; code++) {
+      const char = String.fromCharCode(code)
+      const raw = `a${char}b`
+      const want = char === '%' ? undefined : char === '+' ? 'a b' : raw
+      const got = decodeComponent(raw, true)
+      if (want === undefined) assert.ok('problem' in got, `${JSON.stringify(raw)} refused`)
+      else assert.deepEqual(got, { text: want }, JSON.stringify(raw))
+      // The same character percent-escaped takes the decoding path and must agree.
+      const escaped = `a%${code.toString(16).padStart(2, '0')}b`
+      assert.deepEqual(decodeComponent(escaped, true), { text: `a${char}b` }, escaped)
+    }
+    assert.match((decodeComponent('a\u0000b', true) as { problem: string }).problem, /NUL/)
+    assert.match(
+      (decodeComponent('x'.repeat(MAX_PARAMETER_LENGTH + 1), true) as { problem: string }).problem,
+      /at most/,
+    )
+  })
+
   test('should take raw bytes as Node hands them over (one per character)', () => {
     assert.deepEqual(decodeComponent('S\u00c3\u00a3o', true), { text: 'São' })
   })
