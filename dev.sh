@@ -345,6 +345,7 @@ cmd_chaos_cluster() {
 
 cmd_bench() {
   ensure_deps
+  ensure_command wrk wrk # the top-k benchmark's load generator
   up_for_this_run
   eval "$(print_env)"
   export_redis_admin

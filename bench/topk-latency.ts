@@ -2,20 +2,25 @@
  * Top-k latency and throughput of the HTTP API on a large dataset, next to the naive query.
  *
  *   eval "$(./dev.sh env)" && node bench/topk-latency.ts [--quick] [--duration 10] [--connections 64]
- *     [--api-processes 1] [--no-windows]
+ *     [--sweep 8,16,32] [--api-processes 1] [--no-windows]
  *
  * Loads the synthetic dataset when it is missing (bench/load-topk-data.ts: 1,000,000 events and
  * 10,000,000 RSVPs in the database rsvp_topk_bench), starts `rsvp-topk api` on it as a child
- * process, and drives GET /api/v1/events/topk with autocannon (64 connections): k=10 and k=100,
- * all-time and on the busiest date. Latency percentiles come from every 2xx response's own time
- * (autocannon's histogram only keeps whole milliseconds). The naive query, GROUP BY over the
- * RSVPs table, is timed in the same run straight through pg. Results: bench/results/topk.json
- * (topk-quick.json with --quick).
+ * process, and drives GET /api/v1/events/topk with wrk (bench/wrk.ts; 64 connections): k=10 and
+ * k=100, all-time and on the busiest date. Latency percentiles are wrk's, over every response, in
+ * microseconds. The naive query, GROUP BY over the RSVPs table, is timed in the same run straight
+ * through pg. Results: bench/results/topk.json (topk-quick.json with --quick).
  *
- * With --api-processes N the request runs go to N `api` processes, each driven by its own
- * autocannon instance with its share of the connections (the figure is their sum); with
- * DATABASE_READ_URL set (./dev.sh env --cluster) the API reads the dataset on that replica, and
- * the JSON says how many statements each side answered.
+ * A closed-loop run with N connections has a mean latency of N / throughput (Little's law): 64
+ * connections at 10,000 requests/s wait 6.4 ms on average whatever the service does. So the
+ * latency target at a request rate is read from a curve: --sweep runs k=10 again at fewer
+ * connections, and `topk_k10_at_target_rps_p99_ms` is the lowest p99 of the k=10 runs that reached
+ * the target rate (null when none did).
+ *
+ * With --api-processes N the request runs go to N `api` processes, each driven by its own wrk
+ * with its share of the connections (the figure is their sum); with DATABASE_READ_URL set
+ * (./dev.sh env --cluster) the API reads the dataset on that replica, and the JSON says how many
+ * statements each side answered.
  *
  * Then the windows (bench/topk-windows.ts): the widest window a request may ask for, and the API
  * process's peak RSS under 10,000 distinct windows at k=1000 (1,000 with --quick) with answers
@@ -24,10 +29,8 @@
  * Acceptance targets: k=10 p99 <= 5 ms at >= 10,000 requests/s, and >= 100x faster than naive.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import type { EventEmitter } from 'node:events'
 import { once } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -39,6 +42,7 @@ import { freePort } from '../test/helpers.ts'
 import { DATASET_START_MS, databaseUrl, loadTopkData, positiveInteger, type TopkDataset } from './load-topk-data.ts'
 import { machine, peakRssMb } from './support.ts'
 import { distinctWindows, type WindowTimes } from './topk-windows.ts'
+import { runWrk, type WrkRun } from './wrk.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const TARGET_P99_MS = 5
@@ -52,37 +56,20 @@ const MAX_WINDOW_DAYS = 7
 /** TOPK_CACHE_MAX_MB's default */
 const CACHE_BUDGET_MB = 32
 
-// autocannon ships no types; this is the part of its programmatic API used here.
-interface AutocannonResult {
-  readonly duration: number
-  readonly errors: number
-  readonly timeouts: number
-  readonly non2xx: number
-  readonly '2xx': number
-  readonly requests: { readonly average: number; readonly total: number }
-  readonly latency: { readonly p50: number; readonly p99: number }
-}
-interface AutocannonInstance extends EventEmitter, PromiseLike<AutocannonResult> {
-  stop(): void
-}
-type Autocannon = (options: {
-  url: string
-  connections: number
-  duration: number
-  pipelining?: number
-  timeout?: number
-}) => AutocannonInstance
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
-
 export interface TopkBenchOptions {
   readonly events: number
   readonly rsvps: number
   readonly seed?: number
-  /** seconds of each measured autocannon run */
+  /** seconds of each measured run */
   readonly durationSeconds: number
   /** seconds of the unmeasured run before each measured one */
   readonly warmupSeconds: number
   readonly connections: number
+  /**
+   * after the scenarios, k=10 all-time again at each of these connection counts: the latency
+   * and throughput curve that a latency target at a request rate is read from (default none)
+   */
+  readonly sweepConnections?: readonly number[]
   /** timed runs of each naive query (the median is reported) */
   readonly naiveRuns: number
   /** reload the dataset even when it is there */
@@ -118,9 +105,6 @@ interface Measured {
   readonly requests: number
   readonly non2xx: number
   readonly errors: number
-  /** autocannon's own whole-millisecond percentiles, for comparison */
-  readonly autocannonP50: number
-  readonly autocannonP99: number
 }
 
 // The top-k answers as the counting contract defines them, from the maintained tables.
@@ -240,36 +224,28 @@ async function checkAnswer(base: string, db: Postgres, s: Scenario): Promise<str
   return undefined
 }
 
-/** One autocannon run per URL at once (the connections shared out), their figures summed. */
+/**
+ * One wrk run per URL at once (the connections shared out), their requests/s summed. With one URL
+ * the percentiles are those of every response; with several, the largest of the runs' own (wrk
+ * reports percentiles, not its histogram, so they cannot be merged exactly).
+ */
 async function measure(urls: readonly string[], connections: number, duration: number): Promise<Measured> {
-  let times = new Float64Array(1 << 16)
-  let count = 0
-  const runs = urls.map((url, i) => {
-    const share = Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0)
-    const run = autocannon({ url, connections: share, duration, pipelining: 1, timeout: 10 })
-    run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-      if (status < 200 || status > 299) return
-      if (count === times.length) {
-        const grown = new Float64Array(times.length * 2)
-        grown.set(times)
-        times = grown
-      }
-      times[count++] = ms
-    })
-    return run
-  })
-  const results = await Promise.all(runs)
-  const sorted = times.subarray(0, count).sort()
-  const sum = (pick: (r: AutocannonResult) => number) => results.reduce((total, r) => total + pick(r), 0)
+  const runs = await Promise.all(
+    urls.map((url, i) =>
+      runWrk(url, {
+        connections: Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0),
+        durationSeconds: duration,
+      }),
+    ),
+  )
+  const sum = (pick: (r: WrkRun) => number) => runs.reduce((total, r) => total + pick(r), 0)
   return {
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
-    rps: sum((r) => r.requests.average),
-    requests: sum((r) => r.requests.total),
+    p50: Math.max(...runs.map((r) => r.p50Ms)),
+    p99: Math.max(...runs.map((r) => r.p99Ms)),
+    rps: sum((r) => r.requestsPerSecond),
+    requests: sum((r) => r.requests),
     non2xx: sum((r) => r.non2xx),
-    errors: sum((r) => r.errors + r.timeouts),
-    autocannonP50: Math.max(...results.map((r) => r.latency.p50)),
-    autocannonP99: Math.max(...results.map((r) => r.latency.p99)),
+    errors: sum((r) => r.errors),
   }
 }
 
@@ -349,13 +325,15 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
   process.once('SIGTERM', onSignal)
   process.on('exit', killNow)
 
+  const allTimeK10: Scenario = { key: 'k10', label: 'k=10 all-time', k: 10 }
   const scenarios: Scenario[] = [
-    { key: 'k10', label: 'k=10 all-time', k: 10 },
+    allTimeK10,
     { key: 'k100', label: 'k=100 all-time', k: 100 },
     { key: 'date_k10', label: `k=10 on ${day}`, k: 10, date: day },
     { key: 'date_k100', label: `k=100 on ${day}`, k: 100, date: day },
   ]
   const measured = new Map<Scenario['key'], Measured>()
+  const sweep: (Measured & { readonly connections: number })[] = []
   const problems: string[] = []
   let serviceRss: number | undefined
   let readySeconds: number | undefined
@@ -426,6 +404,16 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
             (m.non2xx + m.errors > 0 ? `  NON-2XX ${m.non2xx} ERRORS ${m.errors}` : ''),
         )
         if (m.non2xx + m.errors > 0) problems.push(`${s.label}: ${m.non2xx} non-2xx responses, ${m.errors} errors`)
+      }
+      const k10Urls = bases.map((b) => b + scenarioPath(allTimeK10))
+      for (const connections of options.sweepConnections ?? []) {
+        const m = await measure(k10Urls, connections, options.durationSeconds)
+        sweep.push({ connections, ...m })
+        log(
+          `  k=10, ${String(connections).padStart(3)} connections  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${Math.round(m.rps).toLocaleString()} req/s`,
+        )
+        if (m.non2xx + m.errors > 0)
+          problems.push(`k=10 at ${connections} connections: ${m.non2xx} non-2xx, ${m.errors} errors`)
       }
       serviceRss = peakRssMb(api.child.pid)
       // Which database answered the API's statements (rsvp_topk_db_reads_total), all processes.
@@ -502,12 +490,30 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
     const k100 = measured.get('k100')
     const dk10 = measured.get('date_k10')
     const dk100 = measured.get('date_k100')
+    // The latency a request rate is served at: of the k=10 runs (the scenario's and the sweep's)
+    // that reached the target rate, the one with the lowest p99.
+    const k10Runs = [...(k10 ? [{ connections: options.connections, ...k10 }] : []), ...sweep]
+    const atTargetRate = k10Runs
+      .filter((m) => m.rps >= TARGET_RPS)
+      .reduce<(typeof k10Runs)[number] | undefined>(
+        (best, m) => (best === undefined || m.p99 < best.p99 ? m : best),
+        undefined,
+      )
     const speedup = k10 ? naiveK10 / k10.p50 : undefined
     const dateSpeedup = dk10 ? naiveDateK10 / dk10.p50 : undefined
     const result: Record<string, unknown> = {
       topk_k10_p50_ms: k10 && round(k10.p50),
       topk_k10_p99_ms: k10 && round(k10.p99),
       topk_k10_rps: k10 && Math.round(k10.rps),
+      topk_k10_sweep: sweep.map((m) => ({
+        connections: m.connections,
+        p50_ms: round(m.p50),
+        p99_ms: round(m.p99),
+        rps: Math.round(m.rps),
+      })),
+      topk_k10_at_target_rps_p99_ms: atTargetRate ? round(atTargetRate.p99) : null,
+      topk_k10_at_target_rps_rps: atTargetRate ? Math.round(atTargetRate.rps) : null,
+      topk_k10_at_target_rps_connections: atTargetRate?.connections ?? null,
       topk_k100_p50_ms: k100 && round(k100.p50),
       topk_k100_p99_ms: k100 && round(k100.p99),
       topk_k100_rps: k100 && Math.round(k100.rps),
@@ -550,15 +556,15 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         speedup_min: TARGET_SPEEDUP,
         k10_p99_met: k10 ? k10.p99 <= TARGET_P99_MS : null,
         k10_rps_met: k10 ? k10.rps >= TARGET_RPS : null,
+        k10_p99_at_target_rps_met: k10 ? atTargetRate !== undefined && atTargetRate.p99 <= TARGET_P99_MS : null,
         speedup_met: speedup === undefined ? null : speedup >= TARGET_SPEEDUP,
       },
-      autocannon_ms: Object.fromEntries(
-        [...measured].map(([key, m]) => [key, { p50: m.autocannonP50, p99: m.autocannonP99, requests: m.requests }]),
-      ),
       plans: Object.fromEntries(Object.entries(plans).map(([key, p]) => [key, p.kind])),
       problems,
       run: {
+        load_generator: 'wrk, one thread, closed loop',
         connections: options.connections,
+        sweep_connections: options.sweepConnections ?? [],
         duration_seconds: options.durationSeconds,
         warmup_seconds: options.warmupSeconds,
         naive_runs: options.naiveRuns,
@@ -580,7 +586,7 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
       machine: { ...machine(), node: process.version },
       measured_at: new Date().toISOString(),
     }
-    printSummary(log, scenarios, measured, result, { naiveK10, naiveDateK10, speedup, dateSpeedup })
+    printSummary(log, scenarios, measured, sweep, result, { naiveK10, naiveDateK10, speedup, dateSpeedup })
     mkdirSync(dirname(out), { recursive: true })
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
     log(`\nwritten: ${out.startsWith(ROOT) ? out.slice(ROOT.length) : out}`)
@@ -599,6 +605,7 @@ function printSummary(
   log: (line: string) => void,
   scenarios: readonly Scenario[],
   measured: ReadonlyMap<Scenario['key'], Measured>,
+  sweep: readonly (Measured & { readonly connections: number })[],
   result: Record<string, unknown>,
   naive: { naiveK10: number; naiveDateK10: number; speedup?: number; dateSpeedup?: number },
 ): void {
@@ -614,6 +621,11 @@ function printSummary(
         : `${s.label.padEnd(24)}${cell('—', 9)}${cell('—', 9)}${cell('—', 10)}${cell('—', 9)}`,
     )
   }
+  for (const m of sweep) {
+    log(
+      `${`k=10, ${m.connections} connections`.padEnd(24)}${cell(m.p50.toFixed(2), 9)}${cell(m.p99.toFixed(2), 9)}${cell(Math.round(m.rps).toLocaleString(), 10)}${cell(String(m.non2xx + m.errors), 9)}`,
+    )
+  }
   log(`naive GROUP BY k=10 all-time: ${naive.naiveK10.toFixed(1)} ms; on the date: ${naive.naiveDateK10.toFixed(1)} ms`)
   const k10 = measured.get('k10')
   const mark = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? 'met' : 'NOT MET')
@@ -624,6 +636,13 @@ function printSummary(
   log(
     `k=10 >= ${TARGET_RPS.toLocaleString()} req/s (64 connections)    ${(k10 ? Math.round(k10.rps).toLocaleString() : '—').padEnd(14)}${mark(k10 && k10.rps >= TARGET_RPS)}`,
   )
+  if (sweep.length > 0) {
+    const p99 = result.topk_k10_at_target_rps_p99_ms as number | null
+    const at = p99 === null ? 'no run' : `${p99.toFixed(2)} ms (${result.topk_k10_at_target_rps_connections} conn.)`
+    log(
+      `k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} req/s     ${at.padEnd(14)} ${mark(p99 !== null && p99 <= TARGET_P99_MS)}`,
+    )
+  }
   log(
     `>= ${TARGET_SPEEDUP}x faster than naive (k=10)       ${(naive.speedup ? `${Math.round(naive.speedup).toLocaleString()}x` : '—').padEnd(14)}${mark(naive.speedup === undefined ? undefined : naive.speedup >= TARGET_SPEEDUP)}`,
   )
@@ -635,16 +654,26 @@ function printSummary(
   if (problems.length > 0) log(`\nPROBLEMS:\n  ${problems.join('\n  ')}`)
 }
 
+/** `8,16,32`: connection counts for --sweep. */
+function connectionList(text: string): number[] {
+  return text.split(',').map((part) => positiveInteger(part.trim()))
+}
+
 if (import.meta.main) {
   const program = new Command('topk-latency')
     .description(
-      'Top-k latency and requests/s of `rsvp-topk api` (autocannon) on 1M events / 10M RSVPs, next to the naive GROUP BY query.',
+      'Top-k latency and requests/s of `rsvp-topk api` (wrk) on 1M events / 10M RSVPs, next to the naive GROUP BY query.',
     )
     .option('--events <n>', 'events in the dataset', positiveInteger)
     .option('--rsvps <n>', 'RSVPs in the dataset', positiveInteger)
     .option('--duration <s>', 'seconds of each measured run', positiveInteger)
     .option('--warmup <s>', 'seconds of the unmeasured run before each measured one', positiveInteger)
-    .option('--connections <n>', 'autocannon connections', positiveInteger, 64)
+    .option('--connections <n>', 'connections of each scenario run (closed loop)', positiveInteger, 64)
+    .option(
+      '--sweep <list>',
+      'after the scenarios, k=10 all-time again at each of these connection counts (e.g. 8,16,32)',
+      connectionList,
+    )
     .option('--naive-runs <n>', 'timed runs of each naive query (median reported)', positiveInteger, 5)
     .option('--quick', '100,000 events / 1,000,000 RSVPs, 3 s runs; writes bench/results/topk-quick.json', false)
     .option('--force-load', 'reload the dataset even when it is already there', false)
@@ -659,12 +688,7 @@ if (import.meta.main) {
     )
     .option('--no-api', 'database side only: the naive and the maintained queries through pg')
     .option('--no-windows', 'skip the widest window and the memory under distinct windows')
-    .option(
-      '--api-processes <n>',
-      'api processes the request runs are spread over (one autocannon each)',
-      positiveInteger,
-      1,
-    )
+    .option('--api-processes <n>', 'api processes the request runs are spread over (one wrk each)', positiveInteger, 1)
     .option('--out <file>', 'JSON result file (default bench/results/topk.json, topk-quick.json with --quick)')
     .addHelpText(
       'after',
@@ -682,6 +706,7 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     duration?: number
     warmup?: number
     connections: number
+    sweep?: number[]
     naiveRuns: number
     quick: boolean
     forceLoad: boolean
@@ -698,6 +723,7 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     durationSeconds: opts.duration ?? (opts.quick ? 3 : 10),
     warmupSeconds: opts.warmup ?? (opts.quick ? 1 : 3),
     connections: opts.connections,
+    ...(opts.sweep && { sweepConnections: opts.sweep }),
     naiveRuns: opts.naiveRuns,
     forceLoad: opts.forceLoad,
     api: opts.api,
