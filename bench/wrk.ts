@@ -23,8 +23,8 @@ export interface WrkRun {
   readonly p50Ms: number
   readonly p99Ms: number
   readonly maxMs: number
-  /** answers with a status of 400 or more */
-  readonly non2xx: number
+  /** answers with a status of 400 or more (wrk's `errors.status`; it does not count 3xx) */
+  readonly errorStatuses: number
   /** connect, read and write errors and timeouts */
   readonly errors: number
 }
@@ -37,8 +37,9 @@ export interface WrkOptions {
 }
 
 /**
- * Drives GET `url` with one wrk thread and `connections` connections for `durationSeconds`.
- * Rejects when wrk is missing or exits with an error, naming what to do.
+ * Drives GET `url` with one wrk thread and `connections` connections (at least 1) for
+ * `durationSeconds`. Rejects when wrk is missing (saying how to install it), when it exits with
+ * an error, or when it prints no report.
  */
 export async function runWrk(url: string, options: WrkOptions): Promise<WrkRun> {
   const args = [
@@ -77,7 +78,7 @@ export async function runWrk(url: string, options: WrkOptions): Promise<WrkRun> 
     p50Ms: get('p50_us') / 1000,
     p99Ms: get('p99_us') / 1000,
     maxMs: get('max_us') / 1000,
-    non2xx: get('status_errors'),
+    errorStatuses: get('status_errors'),
     errors: get('connect_errors') + get('read_errors') + get('write_errors') + get('timeouts'),
   }
 }

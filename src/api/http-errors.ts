@@ -51,7 +51,7 @@ const sampler = createLogSampler()
 /** A warning a client caused: rate-limited, with how many were held back. */
 function clientWarning(request: FastifyRequest, kind: string, fields: Record<string, unknown>, message: string): void {
   const { log, suppressed } = sampler.take(kind)
-  if (log) request.log.warn({ reqId: request.id, ...fields, ...(suppressed > 0 && { suppressed }) }, message)
+  if (log) request.log.warn({ ...fields, ...(suppressed > 0 && { suppressed }) }, message)
 }
 
 /** Fastify's handler for the errors it raises before routing (a malformed URL). */
@@ -117,7 +117,7 @@ export function installErrorHandlers<L extends FastifyBaseLogger>(app: App<L>): 
       )
       return reply.code(400).send(errorBody('bad_request', 'the request holds a value the database cannot take'))
     }
-    request.log.error({ reqId: request.id, err: error, route: request.routeOptions.url }, 'request failed')
+    request.log.error({ err: error, route: request.routeOptions.url }, 'request failed')
     return reply.code(500).send(errorBody('internal_error', 'internal error'))
   })
 }

@@ -26,7 +26,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  */
 export function decodeComponent(raw: string, plusIsSpace: boolean): { text: string } | { problem: string } {
   // Almost every parameter (k=10, country=us) is plain ASCII: it decodes to itself, and building
-  // its bytes and running them through the UTF-8 decoder was a tenth of a cached top-k request.
+  // its bytes and running them through the UTF-8 decoder was 6% of a cached top-k request's CPU.
   if (isPlainAscii(raw, plusIsSpace)) {
     const problem = textProblem(raw)
     return problem === undefined ? { text: raw } : { problem }

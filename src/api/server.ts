@@ -20,6 +20,7 @@ import { historyRoutes } from './history-routes.ts'
 import { clientErrorHandler, frameworkErrors, installErrorHandlers, installMethodHandlers } from './http-errors.ts'
 import { pageRoutes } from './page-routes.ts'
 import { errorBody, invalidParameter } from './replies.ts'
+import { LazyChildLogger } from './request-logger.ts'
 import { type ParameterError, parseQueryString } from './request-text.ts'
 import { COMMON_ERRORS, errorResponses, ReadyReply } from './schemas.ts'
 import { type StreamRoutesOptions, streamRoutes } from './stream-routes.ts'
@@ -63,9 +64,8 @@ export async function buildServer(deps: ServerDeps) {
   const app = Fastify({
     // Per-request lines at 10,000 requests/s would cost more than the requests: warnings and up only.
     loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }),
-    // Fastify's default builds a child logger per request to bind its id, a tenth of the cost of
-    // a cached answer; the few lines a request writes name its id themselves (http-errors.ts).
-    childLoggerFactory: (logger) => logger,
+    // A request's child logger (its id bound) is built when it first writes a line, not per request.
+    childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger as Logger, bindings, options),
     routerOptions: { maxParamLength: 1000, querystringParser: strictQuery },
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     requestTimeout: deps.requestTimeoutMs ?? 10_000,
@@ -155,7 +155,7 @@ export async function buildServer(deps: ServerDeps) {
     async (request, reply) => {
       const readiness = await deps.readiness()
       if (readiness.ready) return { status: 'ready', dependencies: readiness.dependencies }
-      request.log.warn({ reqId: request.id, missing: readiness.missing }, 'not ready')
+      request.log.warn({ missing: readiness.missing }, 'not ready')
       return reply.code(503).send({
         ...errorBody(
           'unavailable',

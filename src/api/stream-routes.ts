@@ -100,7 +100,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
         write: (event, first) => reply.sse.send({ ...event, ...(first && { retry: RECONNECT_MS }) }),
         unsentBytes: () => reply.raw.writableLength,
         close: (reason) => {
-          request.log.warn({ reqId: request.id, reason }, 'ending the stream of a client that fell behind')
+          request.log.warn({ reason }, 'ending the stream of a client that fell behind')
           reply.sse.close()
         },
         maxUnsentBytes: MAX_UNSENT_BYTES,

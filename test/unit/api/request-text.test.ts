@@ -11,17 +11,20 @@ describe('decodeComponent', () => {
   })
 
   test('should give plain ASCII back as it is, with the same checks as decoded text', () => {
-    for (let code = 1; code < 0x80; code++) {
-      const char = String.fromCharCode(code)
-      const raw = `a${char}b`
-      const want = char === '%' ? undefined : char === '+' ? 'a b' : raw
-      const got = decodeComponent(raw, true)
-      if (want === undefined) assert.ok('problem' in got, `${JSON.stringify(raw)} refused`)
-      else assert.deepEqual(got, { text: want }, JSON.stringify(raw))
-      // The same character percent-escaped takes the decoding path and must agree.
-      const escaped = `a%${code.toString(16).padStart(2, '0')}b`
-      assert.deepEqual(decodeComponent(escaped, true), { text: `a${char}b` }, escaped)
+    for (const plusIsSpace of [true, false]) {
+      for (let code = 1; code < 0x80; code++) {
+        const char = String.fromCharCode(code)
+        const raw = `a${char}b`
+        const want = char === '%' ? undefined : char === '+' && plusIsSpace ? 'a b' : raw
+        const got = decodeComponent(raw, plusIsSpace)
+        if (want === undefined) assert.ok('problem' in got, `${JSON.stringify(raw)} refused`)
+        else assert.deepEqual(got, { text: want }, JSON.stringify(raw))
+        // The same character percent-escaped takes the decoding path and must agree.
+        const escaped = `a%${code.toString(16).padStart(2, '0')}b`
+        assert.deepEqual(decodeComponent(escaped, plusIsSpace), { text: `a${char}b` }, escaped)
+      }
     }
+    assert.deepEqual(decodeComponent('', true), { text: '' })
     assert.match((decodeComponent('a\u0000b', true) as { problem: string }).problem, /NUL/)
     assert.match(
       (decodeComponent('x'.repeat(MAX_PARAMETER_LENGTH + 1), true) as { problem: string }).problem,
