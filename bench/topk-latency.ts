@@ -302,11 +302,8 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
   const log = options.log ?? ((line: string) => console.log(line))
   const out = options.out ?? join(ROOT, 'bench/results/topk.json')
   const apiProcesses = options.apiProcesses ?? 1
-  // Each api process gets its own wrk, and wrk needs at least one connection.
-  const tooFew = [options.connections, ...(options.sweepConnections ?? [])].filter((c) => c < apiProcesses)
-  if (tooFew.length > 0) {
-    throw new Error(`connections ${tooFew.join(', ')}: each run needs at least one per api process (${apiProcesses})`)
-  }
+  const problem = connectionsProblem([options.connections, ...(options.sweepConnections ?? [])], apiProcesses)
+  if (problem !== undefined) throw new Error(problem)
   const dataset: TopkDataset = await loadTopkData({
     events: options.events,
     rsvps: options.rsvps,
@@ -503,7 +500,7 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
     // that reached the target rate with every answer a 2xx, the one with the lowest p99.
     const k10Runs = [...(k10 ? [{ connections: options.connections, ...k10 }] : []), ...sweep]
     const atTargetRate = k10Runs
-      .filter((m) => m.rps >= TARGET_RPS && m.non2xx + m.errors === 0 && m.p99 >= 0)
+      .filter((m) => m.rps >= TARGET_RPS && m.non2xx + m.errors === 0 && !Number.isNaN(m.p99))
       .reduce<(typeof k10Runs)[number] | undefined>(
         (best, m) => (best === undefined || m.p99 < best.p99 ? m : best),
         undefined,
@@ -622,19 +619,12 @@ function printSummary(
   log(
     `\n${'top-k over HTTP'.padEnd(24)}${cell('p50 ms', 9)}${cell('p99 ms', 9)}${cell('req/s', 10)}${cell('non-2xx', 9)}`,
   )
-  for (const s of scenarios) {
-    const m = measured.get(s.key)
-    log(
-      m
-        ? `${s.label.padEnd(24)}${cell(m.p50.toFixed(2), 9)}${cell(m.p99.toFixed(2), 9)}${cell(Math.round(m.rps).toLocaleString(), 10)}${cell(String(m.non2xx + m.errors), 9)}`
-        : `${s.label.padEnd(24)}${cell('—', 9)}${cell('—', 9)}${cell('—', 10)}${cell('—', 9)}`,
-    )
-  }
-  for (const m of sweep) {
-    log(
-      `${`k=10, ${m.connections} connections`.padEnd(24)}${cell(m.p50.toFixed(2), 9)}${cell(m.p99.toFixed(2), 9)}${cell(Math.round(m.rps).toLocaleString(), 10)}${cell(String(m.non2xx + m.errors), 9)}`,
-    )
-  }
+  const row = (label: string, m: Measured | undefined) =>
+    m
+      ? `${label.padEnd(24)}${cell(m.p50.toFixed(2), 9)}${cell(m.p99.toFixed(2), 9)}${cell(Math.round(m.rps).toLocaleString(), 10)}${cell(String(m.non2xx + m.errors), 9)}`
+      : `${label.padEnd(24)}${cell('—', 9)}${cell('—', 9)}${cell('—', 10)}${cell('—', 9)}`
+  for (const s of scenarios) log(row(s.label, measured.get(s.key)))
+  for (const m of sweep) log(row(`k=10, ${m.connections} connections`, m))
   log(`naive GROUP BY k=10 all-time: ${naive.naiveK10.toFixed(1)} ms; on the date: ${naive.naiveDateK10.toFixed(1)} ms`)
   const k10 = measured.get('k10')
   const mark = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? 'met' : 'NOT MET')
@@ -661,6 +651,13 @@ function printSummary(
   if (result.service_peak_rss_mb !== undefined) log(`service peak RSS: ${result.service_peak_rss_mb} MB`)
   const problems = result.problems as string[]
   if (problems.length > 0) log(`\nPROBLEMS:\n  ${problems.join('\n  ')}`)
+}
+
+/** Each api process gets its own wrk, and wrk needs at least one connection: what is wrong, if anything. */
+function connectionsProblem(counts: readonly number[], apiProcesses: number): string | undefined {
+  const tooFew = counts.filter((c) => c < apiProcesses)
+  if (tooFew.length === 0) return undefined
+  return `connections ${tooFew.join(', ')}: each run needs at least one per api process (${apiProcesses})`
 }
 
 /** `8,16,32`: connection counts for --sweep. */
@@ -726,6 +723,8 @@ Targets: k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} re
     out?: string
     apiProcesses: number
   }>()
+  const problem = connectionsProblem([opts.connections, ...(opts.sweep ?? [])], opts.apiProcesses)
+  if (problem !== undefined) program.error(`error: ${problem}`)
   await runTopkBench({
     events: opts.events ?? (opts.quick ? 100_000 : 1_000_000),
     rsvps: opts.rsvps ?? (opts.quick ? 1_000_000 : 10_000_000),

@@ -3,9 +3,9 @@
  * bound, built only when the request writes a line at an enabled level.
  *
  * fastify's default builds the child for every request, and with redaction configured its bindings
- * go through pino's redacting serialiser: about a tenth of the CPU of a cached top-k answer, for a
- * logger that at the API's `warn` level almost never writes. Deferring the child keeps every line
- * a request writes, fastify's own included, bound to its id.
+ * go through pino's redacting serialiser: about 3% of the API's CPU under cached top-k load
+ * (BENCHMARKS.md, sixth session), for a logger that at the API's `warn` level almost never writes.
+ * Deferring the child keeps every line a request writes, fastify's own included, bound to its id.
  */
 import type { Bindings, ChildLoggerOptions, Level, LevelWithSilentOrString, Logger } from 'pino'
 
