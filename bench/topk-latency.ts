@@ -399,27 +399,25 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         const difference = await checkAnswer(base, db, s)
         if (difference) problems.push(difference)
       }
-      for (const s of scenarios) {
-        const urls = bases.map((b) => b + scenarioPath(s))
-        if (options.warmupSeconds > 0) await measure(urls, options.connections, options.warmupSeconds)
-        const m = await measure(urls, options.connections, options.durationSeconds)
-        measured.set(s.key, m)
+      // One case: a warm-up run, then the measured one, logged; failed answers are a problem.
+      const measureCase = async (label: string, urls: readonly string[], connections: number) => {
+        if (options.warmupSeconds > 0) await measure(urls, connections, options.warmupSeconds)
+        const m = await measure(urls, connections, options.durationSeconds)
         log(
-          `  ${s.label.padEnd(22)} p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${Math.round(m.rps).toLocaleString()} req/s` +
+          `  ${label.padEnd(22)} p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${Math.round(m.rps).toLocaleString()} req/s` +
             (m.non2xx + m.errors > 0 ? `  NON-2XX ${m.non2xx} ERRORS ${m.errors}` : ''),
         )
-        if (m.non2xx + m.errors > 0) problems.push(`${s.label}: ${m.non2xx} non-2xx responses, ${m.errors} errors`)
+        if (m.non2xx + m.errors > 0) problems.push(`${label}: ${m.non2xx} non-2xx responses, ${m.errors} errors`)
+        return m
+      }
+      for (const s of scenarios) {
+        const urls = bases.map((b) => b + scenarioPath(s))
+        measured.set(s.key, await measureCase(s.label, urls, options.connections))
       }
       const k10Urls = bases.map((b) => b + scenarioPath(allTimeK10))
       for (const connections of options.sweepConnections ?? []) {
-        if (options.warmupSeconds > 0) await measure(k10Urls, connections, options.warmupSeconds)
-        const m = await measure(k10Urls, connections, options.durationSeconds)
+        const m = await measureCase(`k=10, ${connections} connections`, k10Urls, connections)
         sweep.push({ connections, ...m })
-        log(
-          `  k=10, ${String(connections).padStart(3)} connections  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${Math.round(m.rps).toLocaleString()} req/s`,
-        )
-        if (m.non2xx + m.errors > 0)
-          problems.push(`k=10 at ${connections} connections: ${m.non2xx} non-2xx, ${m.errors} errors`)
       }
       serviceRss = peakRssMb(api.child.pid)
       // Which database answered the API's statements (rsvp_topk_db_reads_total), all processes.

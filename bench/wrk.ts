@@ -17,12 +17,10 @@ const REPORT_LINE = /^WRK_REPORT (\{.*\})$/m
 
 export interface WrkRun {
   readonly requests: number
-  readonly seconds: number
   readonly requestsPerSecond: number
   /** percentiles of every response's latency, in ms (wrk keeps microseconds) */
   readonly p50Ms: number
   readonly p99Ms: number
-  readonly maxMs: number
   /** answers with a status of 400 or more (wrk's `errors.status`; it does not count 3xx) */
   readonly errorStatuses: number
   /** connect, read and write errors and timeouts */
@@ -70,14 +68,11 @@ export async function runWrk(url: string, options: WrkOptions): Promise<WrkRun> 
     if (typeof value !== 'number') throw new Error(`wrk's report has no ${name}: ${line}`)
     return value
   }
-  const seconds = get('duration_us') / 1e6
   return {
     requests: get('requests'),
-    seconds,
-    requestsPerSecond: get('requests') / seconds,
+    requestsPerSecond: get('requests') / (get('duration_us') / 1e6),
     p50Ms: get('p50_us') / 1000,
     p99Ms: get('p99_us') / 1000,
-    maxMs: get('max_us') / 1000,
     errorStatuses: get('status_errors'),
     errors: get('connect_errors') + get('read_errors') + get('write_errors') + get('timeouts'),
   }
