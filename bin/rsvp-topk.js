@@ -9,11 +9,25 @@ if (major < 24) {
   )
   process.exit(1)
 }
-// V8 sizes its heap when the process starts: a command that runs with heap flags of its own
-// (src/heap-flags.ts) replaces this process with one that has them: same PID, same stdio.
-const { heapFlagsToAdd } = await import('../src/heap-flags.ts')
+// Type stripping loads a WebAssembly TypeScript transformer into every process that strips a
+// file, about 30 MB of resident memory for the process's whole life. Node.js's compile cache
+// keeps the stripped code on disk (in NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache; keyed
+// by each file's content), so a process whose modules are all cached never loads the transformer.
+// scripts/warm-compile-cache.ts fills it ahead of time; a process also writes what it compiled.
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off; a cache directory that cannot be written is skipped.
+const { enableCompileCache } = await import('node:module')
+enableCompileCache()
+// V8 sizes its heap, and glibc reads its allocator's settings, when the process starts: a command
+// that runs with heap flags or allocator settings of its own (src/heap-flags.ts) replaces this
+// process with one that has them: same PID, same stdio.
+const { allocatorEnvToAdd, heapFlagsToAdd } = await import('../src/heap-flags.ts')
 const flags = heapFlagsToAdd(process.argv[2], process.execArgv, process.env.NODE_OPTIONS)
-if (flags.length > 0) {
-  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)])
+const env = allocatorEnvToAdd(process.argv[2], process.env)
+if (flags.length > 0 || Object.keys(env).length > 0) {
+  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], {
+    ...process.env,
+    ...env,
+  })
 }
-await import('../src/cli.ts')
+const { runCli } = await import('../src/cli.ts')
+await runCli(process.argv)

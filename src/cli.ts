@@ -180,13 +180,21 @@ Examples:
   return program
 }
 
-try {
-  await buildProgram().parseAsync(process.argv)
-} catch (error) {
-  if (error instanceof CommanderError) process.exit(error.exitCode)
-  if (isAppError(error)) {
-    process.stderr.write(`rsvp-topk: ${error.message}\n`)
-    process.exit(1)
+/**
+ * Runs the command `argv` names (`process.argv`: node, the script, then the arguments). A usage
+ * error exits with commander's code, a configuration or start-up error (AppError) with 1 and its
+ * message on stderr; anything else is thrown. Importing this module does nothing by itself, so
+ * scripts/warm-compile-cache.ts can load it.
+ */
+export async function runCli(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv])
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode)
+    if (isAppError(error)) {
+      process.stderr.write(`rsvp-topk: ${error.message}\n`)
+      process.exit(1)
+    }
+    throw error
   }
-  throw error
 }

@@ -3,6 +3,7 @@
  * configuration, builds the app, and on SIGTERM or SIGINT closes it (the consumer finishes or
  * abandons its batch, commits and leaves the group) and exits 0 within 10 s.
  */
+import { flushCompileCache } from 'node:module'
 import { buildApp } from './app.ts'
 import { loadConfig } from './config.ts'
 import { isAppError } from './errors.ts'
@@ -46,6 +47,9 @@ export async function runService(mode: { ingest: boolean; api: boolean }): Promi
 
   try {
     await app.start()
+    // Every module this command needs is loaded now: the next start finds them in the compile
+    // cache even when scripts/warm-compile-cache.ts never ran (bin/rsvp-topk.js says why).
+    flushCompileCache()
   } catch (error) {
     // A signal during start-up ends the waiting for dependencies: stop() takes it from there.
     if (stopping) return

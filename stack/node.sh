@@ -47,4 +47,7 @@ ensure_deps() {
     say "installing npm dependencies from package-lock.json"
     (cd "$ROOT_DIR" && npm install --no-audit --no-fund --loglevel=error) || die "npm install failed"
   fi
+  # rsvp-topk processes then never load the TypeScript transformer (bin/rsvp-topk.js says why);
+  # a cache that cannot be written only costs them memory.
+  node "$ROOT_DIR/scripts/warm-compile-cache.ts" >/dev/null || say "the compile cache is not warmed; rsvp-topk runs anyway"
 }
