@@ -10,13 +10,17 @@ if (major < 24) {
   process.exit(1)
 }
 // Type stripping loads a WebAssembly TypeScript transformer into every process that strips a
-// file, about 30 MB of resident memory for the process's whole life. Node.js's compile cache
-// keeps the stripped code on disk (in NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache; keyed
-// by each file's content), so a process whose modules are all cached never loads the transformer.
+// file, and it stays for the process's life (14–31 MB of resident memory, measured: BENCHMARKS.md
+// "Modules from the compile cache"). Node.js's compile cache keeps the stripped code on disk, so a
+// process whose modules are all cached never loads the transformer. The cache lives inside the
+// install (node_modules/.cache/node-compile-cache), not in a shared temporary directory whose
+// entries another user could plant; NODE_COMPILE_CACHE, when set, wins. Node checks each entry
+// against its file's path, length and CRC32, and keeps one directory per Node version and user.
 // scripts/warm-compile-cache.ts fills it ahead of time; a process also writes what it compiled.
 // NODE_DISABLE_COMPILE_CACHE=1 turns it off; a cache directory that cannot be written is skipped.
 const { enableCompileCache } = await import('node:module')
-enableCompileCache()
+const { fileURLToPath } = await import('node:url')
+enableCompileCache(fileURLToPath(new URL('../node_modules/.cache/node-compile-cache', import.meta.url)))
 // V8 sizes its heap, and glibc reads its allocator's settings, when the process starts: a command
 // that runs with heap flags or allocator settings of its own (src/heap-flags.ts) replaces this
 // process with one that has them: same PID, same stdio.

@@ -59,14 +59,16 @@ export function heapFlagsToAdd(
 
 /**
  * Environment added per command for glibc's allocator, read once when the process starts.
- * glibc raises its mmap threshold as large blocks are freed (up to 32 MB: its dynamic threshold),
+ * glibc raises its mmap threshold as mapped blocks are freed (up to 32 MB: its dynamic threshold),
  * after which the ingest's megabyte blocks (Kafka fetch responses, its batches' byte chunks,
- * PostgreSQL messages) come from the main heap, which keeps their freed space. A fixed 1 MB
- * threshold maps each such block on its own and gives it back when it is freed; smaller blocks
- * (64 KB socket reads) stay in the heap, where they are reused without a system call.
+ * PostgreSQL messages) come from its heap, which keeps their freed space; it also raises its trim
+ * threshold to twice that. A fixed 1 MB threshold maps each such block on its own and unmaps it
+ * when freed, and turns the dynamic adjustment off, trim threshold included (mallopt(3),
+ * M_MMAP_THRESHOLD). Smaller blocks (64 KB socket reads) are still served by malloc's arenas.
  * Measured catching up 1,000,000 messages (BENCHMARKS.md, "The allocator's share, adopted"):
- * peak RSS 431–433 against 460–469 MB, throughput within run-to-run noise; 64 KB saved as much
- * but cost up to 20% in one run of three. Other C libraries ignore the variable.
+ * peak RSS 431–461 MB in five runs against 460–474 MB in four without it, throughput within
+ * run-to-run noise; 64 KB saved as much, but one of its three runs was the slowest of the session
+ * by 20%. Other C libraries ignore the variable.
  */
 export const ALLOCATOR_ENV: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   serve: { MALLOC_MMAP_THRESHOLD_: '1048576' },
