@@ -28,7 +28,7 @@ import { generateStream } from '../src/producer/generator.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { assertStoreMatchesContract } from '../test/support/ingest-harness.ts'
 import { summariseHeapSnapshot } from './heap-summary.ts'
-import { createFreshDatabase, fillTopic, machine, peakRssMb } from './support.ts'
+import { createFreshDatabase, fillTopic, machine, machineCpuSeconds, peakRssMb, processCpuSeconds } from './support.ts'
 
 const { values: args } = parseArgs({
   allowNegative: true,
@@ -78,6 +78,8 @@ interface Measurement {
   peakRss: number
   peakMemory: Sample['memory'] | undefined
   peakHeapSpaces: Sample['heapSpaces'] | undefined
+  /** CPU seconds between joining the group and the last message: the ingest processes' and the machine's */
+  cpu: { ingest: number; machineBusy: number; machineTotal: number }
 }
 
 /**
@@ -92,6 +94,9 @@ async function measure(
   const database = await createFreshDatabase(config, name)
   // Each process is one member of the consumer group; several share the partitions (scale-out).
   let joinedAt: number | undefined
+  // Whether the ingest process or the machine is the bound: its CPU against the machine's.
+  let cpuAtJoin: { ingest: number; machine: ReturnType<typeof machineCpuSeconds> } | undefined
+  const ingestCpu = () => processes.reduce((sum, p) => sum + (processCpuSeconds(p.child.pid) ?? 0), 0)
   const spawnedAt = performance.now()
   const processes = Array.from({ length: processCount }, () => {
     const child = spawn(
@@ -120,7 +125,10 @@ async function measure(
     child.stdout?.on('data', (text: string) => {
       for (const line of text.split('\n')) {
         if (line.includes('"HTTP listening"')) started.metricsUrl = `${JSON.parse(line).address}/metrics`
-        if (line.includes('"joined the consumer group"')) joinedAt ??= performance.now()
+        if (line.includes('"joined the consumer group"') && joinedAt === undefined) {
+          joinedAt = performance.now()
+          cpuAtJoin = { ingest: ingestCpu(), machine: machineCpuSeconds() }
+        }
       }
     })
     return started
@@ -158,6 +166,12 @@ async function measure(
     }
   }
   const finishedAt = performance.now()
+  const machineAtEnd = machineCpuSeconds()
+  const cpu = {
+    ingest: ingestCpu() - (cpuAtJoin?.ingest ?? 0),
+    machineBusy: machineAtEnd.busy - (cpuAtJoin?.machine.busy ?? 0),
+    machineTotal: machineAtEnd.total - (cpuAtJoin?.machine.total ?? 0),
+  }
   await Promise.all(
     processes.map(async ({ child }) => {
       child.kill('SIGTERM')
@@ -185,6 +199,7 @@ async function measure(
       peakRss,
       peakMemory,
       peakHeapSpaces,
+      cpu,
     }
   } finally {
     await db.close()
@@ -250,11 +265,17 @@ const result = {
   service_peak_rss_mb: peakRss,
   memory_at_peak_mb: peakMemory,
   heap_spaces_at_peak_mb: peakHeapSpaces,
+  ingest_cpu_seconds: Number(plain.cpu.ingest.toFixed(1)),
+  machine_busy_cpu_seconds: Number(plain.cpu.machineBusy.toFixed(1)),
+  machine_cpu_seconds: Number(plain.cpu.machineTotal.toFixed(1)),
   live_heap_mid_run: heap,
   machine: { ...machine(), node: process.version },
 }
 console.log(
   `\ningest: ${result.ingest_rsvps_per_s.toLocaleString()} RSVPs/s (${total.toLocaleString()} messages in ${result.ingest_seconds} s; peak RSS ${result.service_peak_rss_mb} MB)`,
+)
+console.log(
+  `CPU while catching up: the ingest ${result.ingest_cpu_seconds} s (${(plain.cpu.ingest / plain.seconds).toFixed(2)} cores), the machine ${result.machine_busy_cpu_seconds} of ${result.machine_cpu_seconds} s busy (all processes: the ingest, PostgreSQL, the broker)`,
 )
 if (peakMemory) {
   const { rss, heapTotal, heapUsed, external } = peakMemory

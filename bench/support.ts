@@ -80,6 +80,32 @@ export function peakRssMb(pid: number | undefined): number | undefined {
   }
 }
 
+// Linux's clock ticks per second for /proc's CPU times (USER_HZ, 100 on every mainstream kernel).
+const TICKS_PER_SECOND = 100
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (proc(5): fields 14
+ * and 15, counted after the command's closing parenthesis), or undefined when it is gone.
+ */
+export function processCpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+  } catch {
+    return undefined
+  }
+}
+
+/** The machine's CPU seconds since boot, busy (all but idle and iowait) and in all, from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = ticks.reduce((sum, t) => sum + t, 0)
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0)
+  return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND }
+}
+
 export function machine() {
   return { cores: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30), cpu: cpus()[0]?.model ?? 'unknown' }
 }

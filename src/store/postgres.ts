@@ -36,45 +36,6 @@ export interface Postgres extends Queryable {
   close(): Promise<void>
 }
 
-/** A query parameter already in the form pg sends. */
-export type EncodedParam = string | null
-
-/**
- * A query parameter in PostgreSQL's text form, worked out now rather than inside query():
- * turning large arrays into literals is CPU work that a caller can do before its transaction
- * starts. pg sends a string parameter as it is.
- *
- * Takes null, strings, numbers, booleans and (nested) arrays of them; an array becomes an array
- * literal (`{1,NULL,"a \"b\""}`: the syntax of the PostgreSQL manual's "Array Value Input").
- * Written here in one pass rather than by pg, which quotes every number and runs two regular
- * expressions per element, and which builds the literal piece by piece (a rope of hundreds of
- * thousands of small strings per batch, all alive until the batch is sent); `join` gives one
- * flat string. Throws TypeError for any other value.
- */
-export function encodeParam(value: unknown): EncodedParam {
-  if (value === null || value === undefined) return null
-  if (Array.isArray(value)) return arrayLiteral(value)
-  return scalarText(value)
-}
-
-function scalarText(value: unknown): string {
-  if (typeof value === 'string') return value
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value)
-  throw new TypeError(`encodeParam takes null, strings, numbers, booleans and arrays of them, not ${typeof value}`)
-}
-
-function arrayLiteral(values: readonly unknown[]): string {
-  const parts = new Array<string>(values.length)
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i]
-    if (value === null || value === undefined) parts[i] = 'NULL'
-    else if (typeof value === 'number') parts[i] = String(value)
-    else if (Array.isArray(value)) parts[i] = arrayLiteral(value)
-    else parts[i] = `"${scalarText(value).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
-  }
-  return `{${parts.join(',')}}`
-}
-
 // int8 (BIGINT) values stay strings by default; ours (ids, counts, epoch ms) fit in a double.
 // Set per pool, so importing this module changes nothing of pg's global state.
 function typeParsers(): pg.CustomTypesConfig {

@@ -26,7 +26,8 @@ import {
   UPDATE_TO_NEWER_VERSIONS,
   VERSION_COLUMNS,
 } from './batch-statements.ts'
-import { type EncodedParam, encodeParam, type Postgres, type Queryable } from './postgres.ts'
+import { encodeBinaryArray } from './binary-array.ts'
+import type { Postgres, Queryable } from './postgres.ts'
 import { encodeColumns } from './unnest.ts'
 
 /** Ids of the events, groups and venues whose details a batch changed. */
@@ -56,8 +57,8 @@ export interface ApplyResult {
  */
 export interface EncodedPlan {
   readonly plan: BatchPlan
-  readonly versionParams: readonly EncodedParam[]
-  readonly detailsParams: readonly EncodedParam[]
+  readonly versionParams: readonly Buffer[]
+  readonly detailsParams: readonly Buffer[]
 }
 
 export function encodePlan(plan: BatchPlan): EncodedPlan {
@@ -108,7 +109,7 @@ export async function applyPlan(db: Postgres, encoded: EncodedPlan, hooks: Apply
 async function writeVersions(
   tx: Queryable,
   candidates: readonly CandidateVersion[],
-  candidateParams: readonly EncodedParam[],
+  candidateParams: readonly Buffer[],
 ): Promise<VersionChange[]> {
   const inserted = await tx.query<{ rsvp_id: number }>(INSERT_NEW_RSVPS, candidateParams)
   const insertedIds = new Set(inserted.rows.map((row) => row.rsvp_id))
@@ -122,7 +123,12 @@ async function writeVersions(
 
   const locked = await tx.query<{ rsvp_id: number; mtime: number; event_id: string; response: string; guests: number }>(
     LOCK_CURRENT_VERSIONS,
-    [encodeParam(existing.map((r) => r.rsvpId))],
+    [
+      encodeBinaryArray(
+        'bigint',
+        existing.map((r) => r.rsvpId),
+      ),
+    ],
   )
   const current = new Map<number, RsvpVersion>()
   for (const row of locked.rows) {
@@ -151,7 +157,7 @@ async function writeCountsAndDetails(
   tx: Queryable,
   changes: readonly VersionChange[],
   details: LatestDetails,
-  detailsParams: readonly EncodedParam[],
+  detailsParams: readonly Buffer[],
 ): Promise<ChangedDetails> {
   const deltas = countDeltas(changes)
   // One row per event: its count delta (if any) and its newest details in this batch (if any).

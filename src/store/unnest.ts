@@ -4,16 +4,16 @@
  * of a row); the SQL text, the column list and the parameters are all derived from that, and the
  * placeholders are numbered from the sections' order, so adding a column cannot shift a `$n`.
  */
-import { type EncodedParam, encodeParam } from './postgres.ts'
+import { type ElementType, encodeBinaryArray } from './binary-array.ts'
 
 /** One column: its name in the table, its SQL type, and how a row gives its value. */
 export interface Column<Row> {
   readonly name: string
-  readonly type: string
+  readonly type: ElementType
   readonly value: (row: Row) => unknown
 }
 
-export function column<Row>(name: string, type: string, value: (row: Row) => unknown): Column<Row> {
+export function column<Row>(name: string, type: ElementType, value: (row: Row) => unknown): Column<Row> {
   return { name, type, value }
 }
 
@@ -31,7 +31,10 @@ export function unnestPlaceholders(sections: readonly (readonly Column<never>[])
   return sections.map((columns) => `unnest(${columns.map((c) => `$${next++}::${c.type}[]`).join(', ')})`)
 }
 
-/** The parameters of one section: one array literal per column, in the columns' order. */
-export function encodeColumns<Row>(columns: readonly Column<Row>[], rows: readonly Row[]): EncodedParam[] {
-  return columns.map((c) => encodeParam(rows.map(c.value)))
+/**
+ * The parameters of one section: one binary array per column (binary-array.ts), in the columns'
+ * order. Throws TypeError when a row's value does not fit its column's type.
+ */
+export function encodeColumns<Row>(columns: readonly Column<Row>[], rows: readonly Row[]): Buffer[] {
+  return columns.map((c) => encodeBinaryArray(c.type, rows.map(c.value)))
 }

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test'
 import { parseRsvp } from '../../src/domain/parse-rsvp.ts'
 import type { Rsvp } from '../../src/domain/rsvp.ts'
 import { generateStream } from '../../src/producer/generator.ts'
+import { encodeBinaryArray } from '../../src/store/binary-array.ts'
 import { migrate } from '../../src/store/migrate.ts'
 import type { Postgres } from '../../src/store/postgres.ts'
 import { applyBatch } from '../../src/store/rsvp-store.ts'
@@ -180,5 +181,42 @@ describe('applyBatch', () => {
       assert.deepEqual(event.rows, [{ name: 'from 2', yes_rsvps: 2 }])
       assert.deepEqual(group.rows, [{ name: 'g2' }])
     }
+  })
+})
+
+describe('binary array parameters', () => {
+  test('should be read by PostgreSQL as the values they were made from, for every element type', async (t) => {
+    const { db } = await createTestDatabase(t)
+    const text = ['plain', 'a "quoted" \\ back\\slash', '', 'NULL', '{a,b}', 'Zoë 🎉 東京', 'x'.repeat(3000), null]
+    const { rows } = await db.query<Record<string, unknown>>(
+      `SELECT to_json($1::bigint[]) AS bigint, to_json($2::int[]) AS int, to_json($3::float8[]) AS float8,
+        to_json($4::date[]) AS date, to_json($5::text[]) AS text, to_json($6::jsonb[]) AS jsonb,
+        cardinality($7::text[]) AS empty, (SELECT count(*) FROM unnest($1::bigint[], $5::text[])) AS zipped`,
+      [
+        encodeBinaryArray('bigint', [1, null, -1, 2 ** 53 - 1, -(2 ** 53 - 1), 1_767_225_600_000]),
+        encodeBinaryArray('int', [0, -2, 2 ** 31 - 1, -(2 ** 31)]),
+        encodeBinaryArray('float8', [1.5, -0.25, 37.447944, null, 1e-7]),
+        encodeBinaryArray('date', ['2000-01-01', '1970-01-01', '2026-11-30', '9999-12-31', '2024-02-29']),
+        encodeBinaryArray('text', text),
+        encodeBinaryArray('jsonb', ['[{"urlkey":"a","name":"Zoë"}]', '[]', null]),
+        encodeBinaryArray('text', []),
+      ],
+    )
+    assert.deepEqual(rows[0], {
+      // to_json keeps bigints exact as JSON numbers; pg parses them back as doubles, exact up to 2^53
+      bigint: [1, null, -1, 2 ** 53 - 1, -(2 ** 53 - 1), 1_767_225_600_000],
+      int: [0, -2, 2 ** 31 - 1, -(2 ** 31)],
+      float8: [1.5, -0.25, 37.447944, null, 1e-7],
+      date: ['2000-01-01', '1970-01-01', '2026-11-30', '9999-12-31', '2024-02-29'],
+      text,
+      jsonb: [[{ urlkey: 'a', name: 'Zoë' }], [], null],
+      empty: 0,
+      zipped: 8,
+    })
+  })
+
+  test('should be refused by PostgreSQL when cast to another element type, not read as something else', async (t) => {
+    const { db } = await createTestDatabase(t)
+    await assert.rejects(db.query('SELECT $1::int[]', [encodeBinaryArray('bigint', [1])]), /element type/)
   })
 })

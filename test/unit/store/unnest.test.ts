@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { encodeBinaryArray } from '../../../src/store/binary-array.ts'
 import { column, columnNames, encodeColumns, unnestPlaceholders } from '../../../src/store/unnest.ts'
 
 interface Row {
@@ -15,13 +16,15 @@ test('unnest placeholders should be numbered from the sections in order', () => 
   assert.equal(columnNames(columns), 'id, name')
 })
 
-test('encodeColumns should give one array literal per column, in the columns order', () => {
-  assert.deepEqual(
-    encodeColumns(columns, [
-      { id: 1, name: 'a "b"' },
-      { id: 2, name: undefined },
-    ]),
-    ['{1,2}', '{"a \\"b\\"",NULL}'],
-  )
-  assert.deepEqual(encodeColumns(columns, []), ['{}', '{}'])
+test('encodeColumns should give one binary array per column, in the columns order', () => {
+  const rows = [
+    { id: 1, name: 'a "b"' },
+    { id: 2, name: undefined },
+  ]
+  assert.deepEqual(encodeColumns(columns, rows), [
+    encodeBinaryArray('bigint', [1, 2]),
+    encodeBinaryArray('text', ['a "b"', null]),
+  ])
+  assert.deepEqual(encodeColumns(columns, []), [encodeBinaryArray('bigint', []), encodeBinaryArray('text', [])])
+  assert.throws(() => encodeColumns(columns, [{ id: 1.5, name: 'x' }]), TypeError)
 })
