@@ -10,8 +10,7 @@
  * for what the service did wrong.
  */
 
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { STATUS_CODES } from 'node:http'
+import { type IncomingMessage, METHODS, STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type {
   FastifyBaseLogger,
@@ -125,9 +124,17 @@ export function installErrorHandlers<L extends FastifyBaseLogger>(app: App<L>): 
 /**
  * For every GET route: OPTIONS answers 204 with the methods it allows, and the other methods
  * answer 405 with them (fastify would say 404). HEAD comes with GET from fastify itself.
+ * "The other methods" are every method Node's HTTP parser accepts (http.METHODS: WebDAV's
+ * PROPFIND, LOCK, MKCOL… included), not only the ones fastify routes by default, which answered
+ * 404 for the rest. CONNECT is the exception: Node hands it to a 'connect' listener, not to
+ * fastify, and with none it closes the connection.
  */
 export function installMethodHandlers<L extends FastifyBaseLogger>(app: App<L>, paths: Iterable<string>): void {
   const allow = 'GET, HEAD, OPTIONS'
+  for (const method of METHODS) {
+    // Declared with a body so that fastify reads one if sent; the 405 is answered before it anyway.
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+  }
   for (const url of paths) {
     app.route({
       method: 'OPTIONS',

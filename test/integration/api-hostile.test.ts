@@ -84,6 +84,11 @@ test('hostile requests get a 4xx in the error shape, never a 5xx or an error-lev
       ['unknown event', await raw(base, '/api/v1/events/no-such-event'), 404],
       ['POST', await raw(base, '/api/v1/events/topk', { method: 'POST', body: '{}' }), 405],
       ['DELETE', await raw(base, '/api/v1/events/E1', { method: 'DELETE' }), 405],
+      // methods fastify does not route by default, which answered 404 on routes that exist
+      ['PROPFIND', await raw(base, '/api/v1/events/topk', { method: 'PROPFIND' }), 405],
+      ['MKCOL', await raw(base, '/api/v1/events/E1', { method: 'MKCOL' }), 405],
+      ['LOCK with a body', await raw(base, '/healthz', { method: 'LOCK', body: '<lockinfo/>' }), 405],
+      ['PROPFIND on an unknown route', await raw(base, '/no/such/route', { method: 'PROPFIND' }), 404],
       ['URL over 4 KB', await raw(base, `/api/v1/events/topk?city=${'a'.repeat(5000)}`), 414],
       ['headers over 16 KB', await raw(base, '/healthz', { headers: { 'x-big': 'a'.repeat(20_000) } }), 431],
       [
