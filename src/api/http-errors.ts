@@ -10,7 +10,7 @@
  * for what the service did wrong.
  */
 
-import { type IncomingMessage, METHODS, STATUS_CODES, type ServerResponse } from 'node:http'
+import { type IncomingMessage, METHODS, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type {
   FastifyBaseLogger,

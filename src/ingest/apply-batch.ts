@@ -83,17 +83,16 @@ export async function applyBatch(
     'PostgreSQL refused a batch; splitting it to find the messages it refuses',
   )
   // Bisected by position in the archive; records are read out of it only for the parts tried.
-  const { valid } = prepared
-  const positions = Array.from({ length: valid.length }, (_, i) => i)
+  const { records, valid } = prepared
   const isolation = await isolateRefused(
-    positions,
+    valid,
     failure,
-    (part: readonly number[]) => applyOnce(planMessages(part.map((i) => valid.get(i)))),
+    (part: readonly number[]) => applyOnce(planMessages(part.map((i) => records.get(i)))),
     isRefusal,
   )
   const refused = isolation.refused.map(({ item: position, error }): DeadLetter => {
     // A copy: the dead letter waits for its send, the archive goes with the batch.
-    const item = copyRecord(valid.get(position))
+    const item = copyRecord(records.get(position))
     const appError = error as AppError
     deps.logger.error(
       {

@@ -10,7 +10,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  type ConsumedMessage,
   createGroupConsumer,
   type GroupConsumer,
   groupCoverage,
@@ -25,14 +24,17 @@ import type { Postgres } from '../store/postgres.ts'
 import type { ApplyResult } from '../store/rsvp-store.ts'
 import { applyBatch } from './apply-batch.ts'
 import { type BatchSequence, type BatchTurn, createBatchSequence } from './batch-sequence.ts'
-import { batches } from './batches.ts'
 import type { DeadLetter } from './dead-letter.ts'
-import { type CommitPoint, type PreparedBatch, prepareBatch } from './prepare-batch.ts'
+import { type PreparedBatch, prepareBatch } from './prepare-batch.ts'
+import { type CommitPoint, recordBatches } from './record-batches.ts'
 import { retryUntilDone } from './retry.ts'
 import { sendDeadLetters } from './send-dead-letters.ts'
 import { createStallClock } from './stall-clock.ts'
 
 const COMMIT_TIMEOUT_MS = 30_000
+// The Kafka client stops fetching when its stream holds this many records; the batcher reads them
+// as they come, so the stream is near empty unless the batch read ahead is full.
+const CLIENT_BUFFERED_MESSAGES = 1024
 
 export interface IngestOptions {
   readonly topic: string
@@ -244,21 +246,22 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           groupId: options.groupId,
           topics: [options.topic],
           sessionTimeoutMs: options.sessionTimeoutMs,
-          // One batch ahead by default: the next batch is fetched while this one is in
-          // PostgreSQL. A quarter of that held 60-80 MB less at 2-4% of the throughput
-          // (BENCHMARKS.md, "Memory by command"); INGEST_READ_AHEAD_MESSAGES makes the trade.
-          bufferedMessages: options.readAheadMessages ?? options.batchMaxMessages,
+          // The read-ahead is recordBatches's, kept compactly; the client's own stream holds
+          // only what arrived since the batcher last read it (record-batches.ts says why).
+          bufferedMessages: CLIENT_BUFFERED_MESSAGES,
         })
         consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.
         if (shutdown.signal.aborted) break
         dependencyUp('kafka')
         logger.info({ topic: options.topic, groupId: options.groupId }, 'joined the consumer group')
-        for await (const batch of batches(session.messages, {
+        // One batch ahead by default: the next batch is read while this one is parsed and in
+        // PostgreSQL. INGEST_READ_AHEAD_MESSAGES trades throughput for memory (README "Memory").
+        for await (const batch of recordBatches(session.messages, {
           maxSize: options.batchMaxMessages,
           maxWaitMs: options.batchMaxWaitMs,
           ...(options.batchMaxBytes !== undefined && { maxBytes: options.batchMaxBytes }),
-          sizeOf: messageBytes,
+          readAhead: options.readAheadMessages ?? options.batchMaxMessages,
         })) {
           // A rejoin drops this batch unapplied: its offsets are not committed, so it comes again.
           if (shutdown.signal.aborted || rejoinRequested) break
@@ -332,9 +335,4 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       await running
     },
   }
-}
-
-/** What a message adds to a batch's byte budget: its key and value as they came. */
-function messageBytes(message: ConsumedMessage): number {
-  return (message.key?.length ?? 0) + (message.value?.length ?? 0)
 }

@@ -8,7 +8,7 @@
  * what gets split when PostgreSQL refuses the batch), which is long enough for them to survive
  * young-generation collections and fill the old generation, fetch responses and all. Archived,
  * a record costs a few array slots and its own bytes, and the consumed record is garbage as soon
- * as it is parsed (the batch keeps only each partition's position and commit).
+ * as it is copied in (ingest/record-batches.ts copies each record as it arrives).
  */
 import { copyHeaders, type KafkaRecord, type RecordHeader } from './records.ts'
 
@@ -19,6 +19,7 @@ const NULL = -1
 // doubling to 1 MB made no difference to `serve`'s peak that could be told from run-to-run noise
 // (298 / 320 MB against 280-310 MB), and blocks of 1 MB are mapped and given back when freed.
 const CHUNK_BYTES = 1024 * 1024
+const MAX_SAFE_OFFSET = BigInt(Number.MAX_SAFE_INTEGER)
 
 export class RecordArchive {
   readonly #chunks: Buffer[] = []
@@ -27,7 +28,9 @@ export class RecordArchive {
   #used = 0
   readonly #topics: string[] = []
   readonly #partitions: number[] = []
-  readonly #offsets: bigint[] = []
+  /** offsets as numbers (no BigInt object per record); the rare one past 2^53 in #bigOffsets */
+  readonly #offsets: number[] = []
+  readonly #bigOffsets = new Map<number, bigint>()
   /** per record: key chunk, start, length, value chunk, start, length (chunk -1: null) */
   readonly #spans: number[] = []
   /** headers of the records that have any (rare: copied as they are) */
@@ -57,7 +60,11 @@ export class RecordArchive {
     this.#spans.push(key[0], key[1], key[2], value[0], value[1], value[2])
     this.#used += key[2] + value[2]
     this.#topics.push(record.topic)
-    this.#offsets.push(record.offset)
+    if (record.offset <= MAX_SAFE_OFFSET) this.#offsets.push(Number(record.offset))
+    else {
+      this.#bigOffsets.set(index, record.offset)
+      this.#offsets.push(-1)
+    }
     this.#partitions.push(record.partition)
   }
 
@@ -74,11 +81,22 @@ export class RecordArchive {
     return {
       topic: this.#topics[index] as string,
       partition: this.#partitions[index] as number,
-      offset: this.#offsets[index] as bigint,
+      offset: this.#bigOffsets.get(index) ?? BigInt(this.#offsets[index] as number),
       key: this.#view(at),
       value: this.#view(at + 3),
       headers: this.#headers.get(index) ?? [],
     }
+  }
+
+  /**
+   * The value of the record at `index`, a view of the archive's chunks, without building the
+   * record. Throws RangeError for an index out of range.
+   */
+  value(index: number): Buffer | null {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new RangeError(`record ${index} is not in an archive of ${this.length}`)
+    }
+    return this.#view(index * 6 + 3)
   }
 
   #view(at: number): Buffer | null {

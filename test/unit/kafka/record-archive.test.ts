@@ -34,6 +34,7 @@ describe('RecordArchive', () => {
     assert.equal(archive.bytes, 13 + 1 + 0 + 3)
     records.forEach((r, i) => {
       assert.deepEqual(archive.get(i), r)
+      assert.deepEqual(archive.value(i), r.value, 'value() gives the value without the record')
     })
   })
 
@@ -78,6 +79,8 @@ describe('RecordArchive', () => {
     const archive = new RecordArchive()
     archive.add(record(0, Buffer.from('x')))
     assert.throws(() => archive.get(1), RangeError)
+    assert.throws(() => archive.value(1), RangeError)
+    assert.throws(() => archive.value(-1), RangeError)
     assert.throws(() => archive.get(-1), RangeError)
     assert.throws(() => archive.get(0.5), RangeError)
   })
