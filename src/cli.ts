@@ -45,7 +45,7 @@ Environment (eval "$(./dev.sh env)" sets them for the local stack):
   INGEST_BATCH_MAX_MESSAGES, INGEST_BATCH_MAX_MB, INGEST_BATCH_MAX_WAIT_MS
                      batch limits (default 20000 messages, 16 MB of messages, 50 ms);
                      memory grows with INGEST_BATCH_MAX_MB (README: Memory)
-  INGEST_READ_AHEAD_MESSAGES  messages read ahead while earlier batches are parsed and applied
+  INGEST_READ_AHEAD_MESSAGES  messages read ahead while earlier batches are parsed and applied (at most a batch)
                      (default: INGEST_BATCH_MAX_MESSAGES; less holds less memory)
   INGEST_GROUP_CHECK_SECONDS  how often the ingest checks its lag, its progress and that every
                      partition has an owner (default 5; partitions added to the topic are

@@ -33,7 +33,7 @@ export interface RecordBatchOptions {
   readonly maxWaitMs: number
   /** bound on the bytes of keys and values in a batch (default: none) */
   readonly maxBytes?: number
-  /** records copied ahead while the reader is busy (default and at most: maxSize) */
+  /** records copied ahead while the reader is busy (default and at most: maxSize; at least 1) */
   readonly readAhead?: number
 }
 
@@ -73,8 +73,10 @@ export async function* recordBatches(
   source: AsyncIterable<ConsumedMessage>,
   options: RecordBatchOptions,
 ): AsyncGenerator<RecordBatch> {
+  if (!(options.maxSize >= 1)) throw new RangeError(`maxSize must be at least 1, not ${options.maxSize}`)
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY
-  const readAhead = Math.min(options.readAhead ?? options.maxSize, options.maxSize)
+  // At least one record ahead: with none, the pump would wait for a reader that waits for it.
+  const readAhead = Math.max(1, Math.min(options.readAhead ?? options.maxSize, options.maxSize) || 1)
   let open = new OpenBatch()
   let ended = false
   let failure: { error: unknown } | undefined

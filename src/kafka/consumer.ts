@@ -113,7 +113,7 @@ function toConsumedMessage(message: Message): ConsumedMessage {
     readonly [Buffer | null | undefined, Buffer | null | undefined]
   >
   const headers: RecordHeader[] = []
-  for (const [key, value] of entries ?? []) headers.push({ key: key ?? null, value: value ?? null })
+  for (const [key, value] of entries ?? []) headers.push({ key: asBytes(key), value: asBytes(value) })
   // The client's commit is bound to the record's position, not to its bytes: holding it (the
   // batch's last message per partition, until commit) keeps no fetch response alive.
   const commit = message.commit
@@ -121,9 +121,26 @@ function toConsumedMessage(message: Message): ConsumedMessage {
     topic: message.topic,
     partition: message.partition,
     offset: message.offset,
-    key: (message.key as Buffer | null | undefined) ?? null,
-    value: (message.value as Buffer | null | undefined) ?? null,
+    key: asBytes(message.key),
+    value: asBytes(message.value),
     headers,
     commit: () => Promise.resolve(commit()),
+  }
+}
+
+/**
+ * A record's key or value as bytes. The client's default deserializers pass Buffers through; this
+ * makes sure of it, so that nothing downstream (the batch's archive copies every record as it
+ * arrives) meets another type and fails the session over one record again and again.
+ */
+function asBytes(part: unknown): Buffer | null {
+  if (part === null || part === undefined) return null
+  if (Buffer.isBuffer(part)) return part
+  if (part instanceof Uint8Array) return Buffer.from(part.buffer, part.byteOffset, part.byteLength)
+  if (typeof part === 'string') return Buffer.from(part)
+  try {
+    return Buffer.from(String(part))
+  } catch {
+    return null // a value with no text form (a deserializer's object that refuses toString)
   }
 }

@@ -128,6 +128,44 @@ describe('recordBatches', () => {
     await iterator.return(undefined)
   })
 
+  test('should release a source it paused on when the reader stops, and throw an error met while paused', async () => {
+    let released = false
+    async function* endless(): AsyncGenerator<ConsumedMessage> {
+      try {
+        for (let i = 0; ; i++) yield message(i)
+      } finally {
+        released = true
+      }
+    }
+    for await (const batch of recordBatches(endless(), { maxSize: 5, maxWaitMs: 60_000 })) {
+      assert.equal(batch.records.length, 5)
+      break
+    }
+    await waitFor(() => released)
+
+    let pulledAfterPause = 0
+    async function* failsLater(): AsyncGenerator<ConsumedMessage> {
+      yield* messages(1, 2, 3, 4, 5, 6)
+      pulledAfterPause++
+      throw new Error('the session broke while the reader was busy')
+    }
+    const iterator = recordBatches(failsLater(), { maxSize: 3, maxWaitMs: 60_000 })[Symbol.asyncIterator]()
+    assert.deepEqual(numbers((await iterator.next()).value as RecordBatch), [1, 2, 3])
+    assert.deepEqual(numbers((await iterator.next()).value as RecordBatch), [4, 5, 6])
+    await assert.rejects(iterator.next(), /the session broke while the reader was busy/)
+    assert.equal(pulledAfterPause, 1)
+  })
+
+  test('should read one record ahead at least, whatever readAhead says', async () => {
+    for (const readAhead of [0, -1, Number.NaN]) {
+      const result = await collect(
+        recordBatches(timed(messages(1, 2, 3, 4, 5), 0), { maxSize: 2, maxWaitMs: 60_000, readAhead }),
+      )
+      assert.deepEqual(result, [[1, 2], [3, 4], [5]], `readAhead ${readAhead}`)
+    }
+    await assert.rejects(recordBatches(timed([], 0), { maxSize: 0, maxWaitMs: 1 }).next(), RangeError)
+  })
+
   test('should yield nothing for an empty source', async () => {
     assert.deepEqual(await collect(recordBatches(timed([], 0), { maxSize: 3, maxWaitMs: 10 })), [])
   })
