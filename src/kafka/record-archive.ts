@@ -74,9 +74,7 @@ export class RecordArchive {
    * Throws RangeError for an index out of range.
    */
   get(index: number): KafkaRecord {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
-      throw new RangeError(`record ${index} is not in an archive of ${this.length}`)
-    }
+    this.#checkIndex(index)
     const at = index * 6
     return {
       topic: this.#topics[index] as string,
@@ -93,10 +91,14 @@ export class RecordArchive {
    * record. Throws RangeError for an index out of range.
    */
   value(index: number): Buffer | null {
+    this.#checkIndex(index)
+    return this.#view(index * 6 + 3)
+  }
+
+  #checkIndex(index: number): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new RangeError(`record ${index} is not in an archive of ${this.length}`)
     }
-    return this.#view(index * 6 + 3)
   }
 
   #view(at: number): Buffer | null {
