@@ -19,8 +19,8 @@ if (major < 24) {
 // scripts/warm-compile-cache.ts fills it ahead of time; a process also writes what it compiled.
 // NODE_DISABLE_COMPILE_CACHE=1 turns it off; a cache directory that cannot be written is skipped.
 const { enableCompileCache } = await import('node:module')
-const { fileURLToPath } = await import('node:url')
-enableCompileCache(fileURLToPath(new URL('../node_modules/.cache/node-compile-cache', import.meta.url)))
+const { COMPILE_CACHE_DIR } = await import('./compile-cache-dir.js')
+enableCompileCache(COMPILE_CACHE_DIR)
 // V8 sizes its heap, and glibc reads its allocator's settings, when the process starts: a command
 // that runs with heap flags or allocator settings of its own (src/heap-flags.ts) replaces this
 // process with one that has them: same PID, same stdio.

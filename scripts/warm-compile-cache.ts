@@ -16,14 +16,15 @@ import { accessSync, constants as fsConstants, readdirSync } from 'node:fs'
 import { constants, enableCompileCache, flushCompileCache, getCompileCacheDir } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { COMPILE_CACHE_DIR } from '../bin/compile-cache-dir.js'
 
 function fail(why: string): never {
   process.stderr.write(`warm-compile-cache: ${why}; rsvp-topk runs without it\n`)
   process.exit(1)
 }
 
-// The same directory as bin/rsvp-topk.js (NODE_COMPILE_CACHE, when set, wins in both).
-const cache = enableCompileCache(fileURLToPath(new URL('../node_modules/.cache/node-compile-cache', import.meta.url)))
+// The directory bin/rsvp-topk.js uses (NODE_COMPILE_CACHE, when set, wins in both).
+const cache = enableCompileCache(COMPILE_CACHE_DIR)
 const enabled = [constants.compileCacheStatus.ENABLED, constants.compileCacheStatus.ALREADY_ENABLED]
 if (!enabled.includes(cache.status)) fail(`the compile cache is off (${cache.message ?? 'NODE_DISABLE_COMPILE_CACHE'})`)
 const src = fileURLToPath(new URL('../src/', import.meta.url))
