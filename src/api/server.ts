@@ -12,7 +12,7 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify from 'fastify'
-import type { Readiness } from '../observability/health.ts'
+import { type Readiness, readinessChange } from '../observability/health.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { ApiMetrics, Registry } from '../observability/metrics.ts'
 import { type EventsRoutesOptions, eventsRoutes } from './events-routes.ts'
@@ -144,6 +144,8 @@ export async function buildServer(deps: ServerDeps) {
     },
     async () => ({ status: 'ok' }),
   )
+  // What /readyz last logged as missing: it logs changes, not every probe (readinessChange).
+  let missingLogged: readonly string[] = []
   app.get(
     '/readyz',
     {
@@ -154,8 +156,12 @@ export async function buildServer(deps: ServerDeps) {
     },
     async (request, reply) => {
       const readiness = await deps.readiness()
+      const missing = readiness.ready ? [] : readiness.missing
+      const change = readinessChange(missingLogged, missing)
+      missingLogged = missing
+      if (change === 'not ready') request.log.warn({ missing }, 'not ready')
+      if (change === 'ready') request.log.info('ready again')
       if (readiness.ready) return { status: 'ready', dependencies: readiness.dependencies }
-      request.log.warn({ missing: readiness.missing }, 'not ready')
       return reply.code(503).send({
         ...errorBody(
           'unavailable',

@@ -96,3 +96,19 @@ export function createHealth(options: HealthOptions): Health {
 function errorOf(state: Tracked): { error?: string } {
   return state.error === undefined ? {} : { error: state.error }
 }
+
+/**
+ * What a readiness probe logs, given the dependencies missing when it last logged (`before`) and
+ * now (`missing`): 'not ready' when the missing set changed and is not empty, 'ready' when it
+ * became empty, undefined when it is as before. Why only changes: an orchestrator polls /readyz
+ * every few seconds and anyone may call it, so a line per probe while a dependency is down would
+ * be noise, or a way to fill the disk; each dependency's failures are logged where they happen.
+ */
+export function readinessChange(
+  before: readonly string[],
+  missing: readonly string[],
+): 'not ready' | 'ready' | undefined {
+  const same = before.length === missing.length && missing.every((name) => before.includes(name))
+  if (same) return undefined
+  return missing.length === 0 ? 'ready' : 'not ready'
+}

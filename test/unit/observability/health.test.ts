@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { createHealth } from '../../../src/observability/health.ts'
+import { createHealth, readinessChange } from '../../../src/observability/health.ts'
 
 function clock(start = Date.UTC(2026, 10, 29)) {
   let now = start
@@ -62,5 +62,36 @@ describe('createHealth', () => {
     health.failed('kafka', 'not ours')
     assert.deepEqual(Object.keys(health.readiness().dependencies), ['postgres'])
     assert.equal(health.readiness().ready, true)
+  })
+})
+
+describe('readinessChange', () => {
+  test('should report a change of what is missing once, and nothing for probes that find it as before', () => {
+    const probes: string[][] = [
+      [],
+      ['postgres'],
+      ['postgres'],
+      ['postgres', 'kafka'],
+      ['kafka', 'postgres'],
+      ['kafka'],
+      [],
+      [],
+    ]
+    const logged: Array<string | undefined> = []
+    let before: readonly string[] = []
+    for (const missing of probes) {
+      logged.push(readinessChange(before, missing))
+      before = missing
+    }
+    assert.deepEqual(logged, [
+      undefined,
+      'not ready',
+      undefined,
+      'not ready',
+      undefined,
+      'not ready',
+      'ready',
+      undefined,
+    ])
   })
 })
