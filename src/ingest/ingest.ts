@@ -261,7 +261,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           maxSize: options.batchMaxMessages,
           maxWaitMs: options.batchMaxWaitMs,
           ...(options.batchMaxBytes !== undefined && { maxBytes: options.batchMaxBytes }),
-          readAhead: options.readAheadMessages ?? options.batchMaxMessages,
+          ...(options.readAheadMessages !== undefined && { readAhead: options.readAheadMessages }),
         })) {
           // A rejoin drops this batch unapplied: its offsets are not committed, so it comes again.
           if (shutdown.signal.aborted || rejoinRequested) break
