@@ -84,11 +84,12 @@ export async function kill(process: IngestProcess): Promise<void> {
   await process.exited
 }
 
-/** SIGTERM and the exit; a non-zero exit is returned as a note. */
+/** SIGTERM and the exit; a non-zero exit is returned as a note, with the end of what the process logged. */
 export async function terminate(process: IngestProcess, name: string): Promise<string | undefined> {
   process.child.kill('SIGTERM')
   const exit = await process.exited
-  return exit.code === 0 ? undefined : `${name} exited with ${exit.code ?? exit.signal} on SIGTERM`
+  if (exit.code === 0) return undefined
+  return `${name} exited with ${exit.code ?? exit.signal} on SIGTERM; its log ended:\n${process.output().slice(-3000)}`
 }
 
 /**
