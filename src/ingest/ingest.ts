@@ -233,6 +233,25 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       await consumer.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
   }
 
+  /**
+   * The client's own rejoin after a rebalance failed: this member may be out of the group, and
+   * the batches in hand may not commit. The session is closed now when no batch is in PostgreSQL,
+   * else at the next batch boundary, and the group joined again. While stopping, it is expected.
+   */
+  function rejoinAfterBackgroundError(error: unknown): void {
+    if (shutdown.signal.aborted) {
+      logger.debug({ err: error }, 'the consumer failed to rejoin its group while stopping')
+      return
+    }
+    logger.warn({ err: error }, 'the consumer failed to rejoin its group after a rebalance; joining it again')
+    dependencyFailed('kafka', error)
+    rejoinRequested = true
+    if (applying === 0)
+      void consumer
+        ?.close()
+        .catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing the consumer failed'))
+  }
+
   async function runSessions(): Promise<void> {
     let failures = 0
     while (!shutdown.signal.aborted) {
@@ -249,6 +268,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           // The read-ahead is recordBatches's, kept compactly; the client's own stream holds
           // only what arrived since the batcher last read it (record-batches.ts says why).
           bufferedMessages: CLIENT_BUFFERED_MESSAGES,
+          onBackgroundError: (error) => rejoinAfterBackgroundError(error),
         })
         consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.
@@ -325,12 +345,16 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     stalledSeconds: () => stall.stalledSeconds(),
     async stop() {
       if (!shutdown.signal.aborted) {
+        const began = performance.now()
+        const elapsedMs = () => Math.round(performance.now() - began)
         logger.info({ applying }, 'stopping')
         shutdown.abort(new Error('ingest is stopping'))
         // The batches in their transactions are committed (or, when waiting on a retry, abandoned)
         // first; then leaving the group ends the loop's wait for more messages.
         await sequence?.settled()
+        logger.info({ elapsedMs: elapsedMs() }, 'batches in hand settled; leaving the consumer group')
         await consumer?.close().catch(() => {})
+        logger.info({ elapsedMs: elapsedMs() }, 'consumer closed')
       }
       await running
     },

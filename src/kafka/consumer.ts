@@ -16,6 +16,11 @@ export interface GroupConsumerOptions {
   readonly maxWaitMs?: number
   /** Messages fetched ahead of the reader, so fetching goes on while a batch is in the database. */
   readonly bufferedMessages?: number
+  /**
+   * Told when the client fails in the background before close(): a rejoin after a rebalance
+   * that failed, so this member may no longer be in the group and its commits may fail.
+   */
+  readonly onBackgroundError?: (error: unknown) => void
 }
 
 export interface GroupConsumer {
@@ -46,6 +51,13 @@ export async function createGroupConsumer(
     maxBytes: FETCH_MAX_BYTES,
     maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
   })
+  let closed = false
+  // The client emits 'error' when a rejoin it started on its own (a heartbeat saw a rebalance)
+  // fails, closing included: its connections close under the pending JoinGroup. An 'error'
+  // event with no listener would end the process.
+  consumer.on('error', (error: unknown) => {
+    if (!closed) options.onBackgroundError?.(error)
+  })
   let stream: Awaited<ReturnType<typeof consumer.consume>>
   try {
     stream = await consumer.consume({
@@ -55,10 +67,10 @@ export async function createGroupConsumer(
     })
   } catch (error) {
     // Otherwise its connections (and perhaps its group membership) outlive the failed attempt.
+    closed = true
     await consumer.close(true).catch(() => closeInBackground(consumer))
     throw error
   }
-  let closed = false
   return {
     messages: toConsumedMessages(stream),
     async lag() {
