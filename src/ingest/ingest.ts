@@ -24,6 +24,7 @@ import type { Postgres } from '../store/postgres.ts'
 import type { ApplyResult } from '../store/rsvp-store.ts'
 import { applyBatch } from './apply-batch.ts'
 import { type BatchSequence, type BatchTurn, createBatchSequence } from './batch-sequence.ts'
+import { CommitAbandoned, commitWithin } from './commit-deadline.ts'
 import type { DeadLetter } from './dead-letter.ts'
 import { type PreparedBatch, prepareBatch } from './prepare-batch.ts'
 import { type CommitPoint, recordBatches } from './record-batches.ts'
@@ -32,6 +33,8 @@ import { sendDeadLetters } from './send-dead-letters.ts'
 import { createStallClock } from './stall-clock.ts'
 
 const COMMIT_TIMEOUT_MS = 30_000
+// Within main.ts's 9 s shutdown deadline, after the batch in PostgreSQL and before leaving the group.
+const STOP_COMMIT_GRACE_MS = 3000
 // The Kafka client stops fetching when its stream holds this many records; the batcher reads them
 // as they come, so the stream is near empty unless the batch read ahead is full.
 const CLIENT_BUFFERED_MESSAGES = 1024
@@ -156,19 +159,23 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     )
   }
 
-  /** Commits, per partition, the offset after the batch's last message. */
+  /** Commits, per partition, the offset after the batch's last message (commit-deadline.ts: how long it may take). */
   async function commitOffsets(lastPerPartition: readonly CommitPoint[]): Promise<void> {
-    // A commit queued while the group rebalances can stay pending for good if the session ends
-    // another way: give up on it, drop the session, and let the messages come again.
     const commits = Promise.all(lastPerPartition.map((message) => message.commit()))
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('committing offsets timed out')), COMMIT_TIMEOUT_MS)
-    })
     try {
-      await Promise.race([commits, timeout])
-    } finally {
-      clearTimeout(timer)
+      await commitWithin(commits, {
+        timeoutMs: COMMIT_TIMEOUT_MS,
+        stop: shutdown.signal,
+        stopGraceMs: STOP_COMMIT_GRACE_MS,
+      })
+    } catch (error) {
+      if (error instanceof CommitAbandoned && error.stopping) {
+        logger.warn(
+          { partitions: lastPerPartition.map((point) => point.partition) },
+          'stopping before the offsets of an applied batch were committed; its messages will come again, and applying them again changes nothing',
+        )
+      }
+      throw error
     }
   }
 
