@@ -89,7 +89,7 @@ export async function terminate(process: IngestProcess, name: string): Promise<s
   process.child.kill('SIGTERM')
   const exit = await process.exited
   if (exit.code === 0) return undefined
-  return `${name} exited with ${exit.code ?? exit.signal} on SIGTERM; its log ended:\n${process.output().slice(-3000)}`
+  return `${name} exited with ${exit.code ?? exit.signal} on SIGTERM; its log ended:\n${process.output().slice(-6000)}`
 }
 
 /**

@@ -38,6 +38,8 @@ const RATE = 5000
 
 /** Fewer, shorter sessions than the service's default: a killed member leaves the group sooner. */
 const SESSION = { KAFKA_SESSION_TIMEOUT_MS: '6000' }
+// Stopping is the fault here: at info a member that fails to stop shows how far it got.
+const MEMBER = { ...SESSION, LOG_LEVEL: process.env.TEST_INGEST_LOG_LEVEL ?? 'info' }
 
 const sigkill: Scenario = {
   name: 'sigkill',
@@ -69,8 +71,8 @@ const rollingRestart: Scenario = {
     const fixture = await createIngestFixture(scope)
     const messages = generated(size === 'full' ? 200_000 : 20_000, 102)
     const members: IngestProcess[] = [
-      await startCommand(fixture, 'ingest', SESSION),
-      await startCommand(fixture, 'ingest', SESSION),
+      await startCommand(fixture, 'ingest', MEMBER),
+      await startCommand(fixture, 'ingest', MEMBER),
     ]
     await Promise.all(members.map((member) => member.ready()))
     const producing = produce(fixture, messages, 2000, { ratePerSecond: size === 'full' ? 4000 : RATE })
@@ -81,7 +83,7 @@ const rollingRestart: Scenario = {
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < members.length; i++) {
         notes.push(await terminate(members[i] as IngestProcess, `member ${i}`))
-        const next = await startCommand(fixture, 'ingest', SESSION)
+        const next = await startCommand(fixture, 'ingest', MEMBER)
         await next.ready()
         members[i] = next
         restarts++
