@@ -33,8 +33,12 @@ import { sendDeadLetters } from './send-dead-letters.ts'
 import { createStallClock } from './stall-clock.ts'
 
 const COMMIT_TIMEOUT_MS = 30_000
-// Within main.ts's 9 s shutdown deadline, after the batch in PostgreSQL and before leaving the group.
+// From stop(): within main.ts's 9 s shutdown deadline, with the batch in PostgreSQL before and
+// leaving the group after. A member stopped while its group rebalances would otherwise wait for the
+// rebalance to end before its commits are even sent.
 const STOP_COMMIT_GRACE_MS = 3000
+// Leaving the group is a request or two; a broker that does not answer must not hold the shutdown.
+const STOP_LEAVE_GRACE_MS = 2000
 // The Kafka client stops fetching when its stream holds this many records; the batcher reads them
 // as they come, so the stream is near empty unless the batch read ahead is full.
 const CLIENT_BUFFERED_MESSAGES = 1024
@@ -90,6 +94,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   let running: Promise<void> | undefined
   /** set to end the current session at the next batch boundary and join the group again */
   let rejoinRequested = false
+  /** aborted to give up on the current session's pending offset commits (commit-deadline.ts) */
+  let abandonCommits = new AbortController()
 
   const stall = createStallClock()
   const dependencyFailed = (dependency: DependencyName, error: unknown) => {
@@ -115,7 +121,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
    * Sends a batch's dead letters, applies it, and commits its offsets once every earlier batch has
    * committed its own: offsets are committed in order, and none after a batch that failed.
    */
-  async function applyPrepared(prepared: PreparedBatch, turn: BatchTurn): Promise<void> {
+  async function applyPrepared(prepared: PreparedBatch, turn: BatchTurn, abandon: AbortSignal): Promise<void> {
     await deadLetter(prepared.invalid)
     const { result, refused, isolationTransactions } = await applyBatch(
       prepared,
@@ -135,7 +141,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     if (!(await turn.earlierSucceeded)) {
       throw new Error('an earlier batch failed; its offsets and the later ones stay uncommitted')
     }
-    await commitOffsets(prepared.commits)
+    await commitOffsets(prepared.commits, abandon)
 
     const invalid = prepared.invalid.length
     deps.metrics.batchSize.observe(prepared.messages)
@@ -159,20 +165,16 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     )
   }
 
-  /** Commits, per partition, the offset after the batch's last message (commit-deadline.ts: how long it may take). */
-  async function commitOffsets(lastPerPartition: readonly CommitPoint[]): Promise<void> {
+  /** Commits, per partition, the offset after the batch's last message; gives up when `abandon` aborts. */
+  async function commitOffsets(lastPerPartition: readonly CommitPoint[], abandon: AbortSignal): Promise<void> {
     const commits = Promise.all(lastPerPartition.map((message) => message.commit()))
     try {
-      await commitWithin(commits, {
-        timeoutMs: COMMIT_TIMEOUT_MS,
-        stop: shutdown.signal,
-        stopGraceMs: STOP_COMMIT_GRACE_MS,
-      })
+      await commitWithin(commits, COMMIT_TIMEOUT_MS, abandon)
     } catch (error) {
-      if (error instanceof CommitAbandoned && error.stopping) {
+      if (error instanceof CommitAbandoned) {
         logger.warn(
-          { partitions: lastPerPartition.map((point) => point.partition) },
-          'stopping before the offsets of an applied batch were committed; its messages will come again, and applying them again changes nothing',
+          { partitions: lastPerPartition.map((point) => point.partition), reason: error.message },
+          'offsets of an applied batch not committed; its messages will come again, and applying them again changes nothing',
         )
       }
       throw error
@@ -241,9 +243,10 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   }
 
   /**
-   * The client's own rejoin after a rebalance failed: this member may be out of the group, and
-   * the batches in hand may not commit. The session is closed now when no batch is in PostgreSQL,
-   * else at the next batch boundary, and the group joined again. While stopping, it is expected.
+   * The client's own rejoin after a rebalance failed: this member is out of the group, and the
+   * client sends no commit until it is active again, which it will not become by itself. So the
+   * session ends now: the batches in hand give up their commits (they are applied; their messages
+   * come again) and the group is joined again. While stopping, it is expected.
    */
   function rejoinAfterBackgroundError(error: unknown): void {
     if (shutdown.signal.aborted) {
@@ -253,10 +256,10 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     logger.warn({ err: error }, 'the consumer failed to rejoin its group after a rebalance; joining it again')
     dependencyFailed('kafka', error)
     rejoinRequested = true
-    if (applying === 0)
-      void consumer
-        ?.close()
-        .catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing the consumer failed'))
+    abandonCommits.abort(new CommitAbandoned('the consumer is out of its group (a rejoin failed)'))
+    void consumer
+      ?.close()
+      .catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing the consumer failed'))
   }
 
   async function runSessions(): Promise<void> {
@@ -267,6 +270,8 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       const batchesOfSession = createBatchSequence()
       sequence = batchesOfSession
       rejoinRequested = false
+      abandonCommits = new AbortController()
+      const abandonThisSession = abandonCommits.signal
       try {
         const session = await createGroupConsumer(deps.kafka, {
           groupId: options.groupId,
@@ -296,14 +301,15 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           // Parsed while earlier batches are in their transactions (see batch-sequence.ts).
           const prepared = await prepareBatch(batch, logger)
           await batchesOfSession.ready()
-          if (shutdown.signal.aborted || batchFailure) {
+          // A rejoin asked for meanwhile may have closed the session: the batch could not commit.
+          if (shutdown.signal.aborted || batchFailure || rejoinRequested) {
             stall.settled(false)
             break
           }
           batchesOfSession.begin(async (turn) => {
             applying++
             try {
-              await applyPrepared(prepared, turn)
+              await applyPrepared(prepared, turn, abandonThisSession)
               stall.settled(true)
               failures = 0
               return true
@@ -357,11 +363,22 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
         logger.info({ applying }, 'stopping')
         shutdown.abort(new Error('ingest is stopping'))
         // The batches in their transactions are committed (or, when waiting on a retry, abandoned)
-        // first; then leaving the group ends the loop's wait for more messages.
+        // first, their offsets given STOP_COMMIT_GRACE_MS; then leaving the group ends the loop's
+        // wait for more messages.
+        const session = abandonCommits
+        const grace = setTimeout(
+          () => session.abort(new CommitAbandoned(`stopping, and ${STOP_COMMIT_GRACE_MS} ms have passed`)),
+          STOP_COMMIT_GRACE_MS,
+        )
         await sequence?.settled()
+        clearTimeout(grace)
         logger.info({ elapsedMs: elapsedMs() }, 'batches in hand settled; leaving the consumer group')
-        await consumer?.close().catch(() => {})
-        logger.info({ elapsedMs: elapsedMs() }, 'consumer closed')
+        const leaving = consumer?.close().then(
+          () => 'left' as const,
+          () => 'failed' as const,
+        )
+        const left = await Promise.race([leaving, sleep(STOP_LEAVE_GRACE_MS, 'timed out' as const, { ref: false })])
+        logger.info({ elapsedMs: elapsedMs(), left: left ?? 'no session' }, 'consumer closed')
       }
       await running
     },
