@@ -365,9 +365,9 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
         // The batches in their transactions are committed (or, when waiting on a retry, abandoned)
         // first, their offsets given STOP_COMMIT_GRACE_MS; then leaving the group ends the loop's
         // wait for more messages.
-        const session = abandonCommits
+        const abandonThisSession = abandonCommits
         const grace = setTimeout(
-          () => session.abort(new CommitAbandoned(`stopping, and ${STOP_COMMIT_GRACE_MS} ms have passed`)),
+          () => abandonThisSession.abort(new CommitAbandoned(`stopping, and ${STOP_COMMIT_GRACE_MS} ms have passed`)),
           STOP_COMMIT_GRACE_MS,
         )
         await sequence?.settled()
@@ -378,7 +378,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           () => 'failed' as const,
         )
         const left = await Promise.race([leaving, sleep(STOP_LEAVE_GRACE_MS, 'timed out' as const, { ref: false })])
-        logger.info({ elapsedMs: elapsedMs(), left: left ?? 'no session' }, 'consumer closed')
+        logger.info({ elapsedMs: elapsedMs(), leaving: left ?? 'no session' }, 'stopped consuming')
       }
       await running
     },
