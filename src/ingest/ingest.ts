@@ -104,6 +104,11 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
   }
   const dependencyUp = (dependency: DependencyName) => deps.onDependencyUp?.(dependency)
 
+  /** Closes the current session's consumer (leaving the group), if any; a failure is logged, not thrown. */
+  async function closeSession(): Promise<void> {
+    await consumer?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
+  }
+
   /** Sends dead letters, retrying until Kafka takes them. */
   async function deadLetter(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return
@@ -211,7 +216,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           'no progress while messages wait and no batch is in PostgreSQL; joining the consumer group again',
         )
         deps.metrics.retries.inc({ dependency: 'kafka' })
-        await consumer.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
+        await closeSession()
       }
     }
   }
@@ -238,8 +243,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       'partitions of the topic that no group member owns (added since the group last balanced): joining the group again',
     )
     rejoinRequested = true
-    if (applying === 0)
-      await consumer.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
+    if (applying === 0) await closeSession()
   }
 
   /**
@@ -257,9 +261,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
     dependencyFailed('kafka', error)
     rejoinRequested = true
     abandonCommits.abort(new CommitAbandoned('the consumer is out of its group (a rejoin failed)'))
-    void consumer
-      ?.close()
-      .catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing the consumer failed'))
+    void closeSession()
   }
 
   async function runSessions(): Promise<void> {
@@ -280,7 +282,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           // The read-ahead is recordBatches's, kept compactly; the client's own stream holds
           // only what arrived since the batcher last read it (record-batches.ts says why).
           bufferedMessages: CLIENT_BUFFERED_MESSAGES,
-          onBackgroundError: (error) => rejoinAfterBackgroundError(error),
+          onBackgroundError: rejoinAfterBackgroundError,
         })
         consumer = session
         // Stopped while joining: stop() found no consumer to close, so leave at once.
@@ -342,7 +344,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       } finally {
         // Offsets are committed through this consumer: let every batch settle before closing it.
         await batchesOfSession.settled()
-        await consumer?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the consumer failed'))
+        await closeSession()
         consumer = undefined
       }
     }
