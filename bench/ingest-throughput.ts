@@ -28,7 +28,16 @@ import { generateStream } from '../src/producer/generator.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { assertStoreMatchesContract } from '../test/support/ingest-harness.ts'
 import { summariseHeapSnapshot } from './heap-summary.ts'
-import { createFreshDatabase, fillTopic, machine, machineCpuSeconds, peakRssMb, processCpuSeconds } from './support.ts'
+import {
+  createFreshDatabase,
+  fillTopic,
+  machine,
+  machineCpuSeconds,
+  peakRssMb,
+  processCpuSeconds,
+  type StatementTime,
+  statementTimes,
+} from './support.ts'
 
 const { values: args } = parseArgs({
   allowNegative: true,
@@ -80,6 +89,8 @@ interface Measurement {
   peakHeapSpaces: Sample['heapSpaces'] | undefined
   /** CPU seconds between joining the group and the last message: the ingest processes' and the machine's */
   cpu: { ingest: number; machineBusy: number; machineTotal: number }
+  /** PostgreSQL's statements in the run's database (undefined without pg_stat_statements) */
+  statements: StatementTime[] | undefined
 }
 
 /**
@@ -179,6 +190,8 @@ async function measure(
     }),
   )
 
+  // Read before the check below adds its own statements to the database's.
+  const statements = await statementTimes(config, name)
   const db = createPostgres({ url: database.url, poolSize: 1 }, { logger })
   try {
     const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rsvps')
@@ -200,11 +213,16 @@ async function measure(
       peakMemory,
       peakHeapSpaces,
       cpu,
+      statements,
     }
   } finally {
     await db.close()
     await database.drop()
   }
+}
+
+function sumMs(statements: readonly StatementTime[]): number {
+  return statements.reduce((sum, s) => sum + s.totalMs, 0)
 }
 
 async function sample(metricsUrl: string | undefined): Promise<Sample | undefined> {
@@ -266,6 +284,13 @@ const result = {
   memory_at_peak_mb: peakMemory,
   heap_spaces_at_peak_mb: peakHeapSpaces,
   ingest_cpu_seconds: Number(plain.cpu.ingest.toFixed(1)),
+  // what bounds ingest / the upsert floor: the process's CPU and PostgreSQL's statements, per message
+  ingest_cpu_us_per_message: Math.round((plain.cpu.ingest * 1e6) / total),
+  database_exec_us_per_message: plain.statements && Math.round((sumMs(plain.statements) * 1000) / total),
+  database_statements: plain.statements?.slice(0, 8).map((s) => ({
+    ...s,
+    us_per_message: Number(((s.totalMs * 1000) / total).toFixed(1)),
+  })),
   machine_busy_cpu_seconds: Number(plain.cpu.machineBusy.toFixed(1)),
   machine_cpu_seconds: Number(plain.cpu.machineTotal.toFixed(1)),
   live_heap_mid_run: heap,
@@ -277,6 +302,16 @@ console.log(
 console.log(
   `CPU while catching up: the ingest ${result.ingest_cpu_seconds} s (${(plain.cpu.ingest / plain.seconds).toFixed(2)} cores), the machine ${result.machine_busy_cpu_seconds} of ${result.machine_cpu_seconds} s busy (all processes: the ingest, PostgreSQL, the broker)`,
 )
+if (result.database_statements) {
+  console.log(
+    `PostgreSQL's statements (pg_stat_statements, execution time): ${result.database_exec_us_per_message} µs per message in all, the ingest process's CPU ${result.ingest_cpu_us_per_message} µs`,
+  )
+  for (const s of result.database_statements) {
+    console.log(
+      `  ${String(s.us_per_message).padStart(6)} µs  ${s.calls.toLocaleString().padStart(6)} calls  ${s.walMb.toLocaleString().padStart(5)} MB WAL  ${s.statement}`,
+    )
+  }
+}
 if (peakMemory) {
   const { rss, heapTotal, heapUsed, external } = peakMemory
   console.log(

@@ -114,6 +114,12 @@ const latest = {
   upsert_floor_rows_per_s: number(raw, 'upsert_floor_rows_per_s'),
   ingest_vs_upsert_floor: number(ingest, 'ingest_rsvps_per_s') / number(raw, 'upsert_floor_rows_per_s'),
   ingest_vs_raw_consume: number(ingest, 'ingest_rsvps_per_s') / number(raw, 'raw_consume_msgs_per_s'),
+  // What bounds ingest_vs_upsert_floor, per message: the ingest process's CPU and PostgreSQL's
+  // statement time in the ingest run (pg_stat_statements; null without it), against the floor's
+  // whole time (the floor has the machine to itself, its rows parsed before its clock starts).
+  ingest_cpu_us_per_message: number(ingest, 'ingest_cpu_us_per_message'),
+  ingest_db_exec_us_per_message: number(ingest, 'database_exec_us_per_message'),
+  upsert_floor_us_per_message: 1e6 / number(raw, 'upsert_floor_rows_per_s'),
   // the rate produced, and the rate asked for: freshness_capacity_fraction × ingest_rsvps_per_s
   freshness_rate_per_s: number(freshness, 'freshness_rate_per_s'),
   freshness_requested_rate_per_s: number(freshness, 'freshness_requested_rate_per_s'),
@@ -168,6 +174,9 @@ const rows: Row[] = [
   ['upsert_floor_rows_per_s', latest.upsert_floor_rows_per_s, '', undefined],
   ['ingest_vs_upsert_floor', latest.ingest_vs_upsert_floor, '>= 0.5', latest.ingest_vs_upsert_floor >= 0.5],
   ['ingest_vs_raw_consume', latest.ingest_vs_raw_consume, '', undefined],
+  ['  ingest CPU us/message', latest.ingest_cpu_us_per_message, '', undefined],
+  ['  ingest SQL us/message', latest.ingest_db_exec_us_per_message, '', undefined],
+  ['  upsert floor us/message', latest.upsert_floor_us_per_message, '', undefined],
   [
     'ingest / raw COPY',
     latest.ingest_rsvps_per_s / latest.raw_copy_rows_per_s,

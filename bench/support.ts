@@ -109,3 +109,56 @@ export function machineCpuSeconds(): { busy: number; total: number } {
 export function machine() {
   return { cores: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30), cpu: cpus()[0]?.model ?? 'unknown' }
 }
+
+/** One statement's share of a database's work, from pg_stat_statements. */
+export interface StatementTime {
+  /** the statement's text, its whitespace folded, cut to 100 characters */
+  readonly statement: string
+  readonly calls: number
+  /** execution time summed over its calls (pg_stat_statements.total_exec_time), ms */
+  readonly totalMs: number
+  /** rows returned or changed, summed */
+  readonly rows: number
+  /** WAL written by its executions, MB */
+  readonly walMb: number
+}
+
+/**
+ * Every top-level statement run so far in the database named `database`, most time first, from
+ * pg_stat_statements, which `./dev.sh up` preloads and creates in the stack's own database (this
+ * reads it through `config.postgres.url`, whatever database the statements ran in). Read it before
+ * anything else runs in that database. Returns undefined, with a warning, where the extension is
+ * missing (another stack) or the role may not read it: the figure it backs is then left out, not
+ * the benchmark.
+ */
+export async function statementTimes(config: Config, database: string): Promise<StatementTime[] | undefined> {
+  const stats = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silent })
+  try {
+    const result = await stats.query<{
+      statement: string
+      calls: string
+      total_ms: number
+      rows: string
+      wal_bytes: string
+    }>(
+      `SELECT left(regexp_replace(s.query, '\\s+', ' ', 'g'), 100) AS statement, s.calls, s.total_exec_time AS total_ms,
+              s.rows, s.wal_bytes
+         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+        WHERE d.datname = $1
+        ORDER BY s.total_exec_time DESC`,
+      [database],
+    )
+    return result.rows.map((row) => ({
+      statement: row.statement,
+      calls: Number(row.calls),
+      totalMs: Math.round(row.total_ms),
+      rows: Number(row.rows),
+      walMb: Math.round(Number(row.wal_bytes) / 2 ** 20),
+    }))
+  } catch (error) {
+    console.warn(`pg_stat_statements not read: ${(error as Error).message}`)
+    return undefined
+  } finally {
+    await stats.close()
+  }
+}
