@@ -173,11 +173,13 @@ function flag(env: Env, name: string, fallback: boolean, problems: Problems): bo
   return value ?? fallback
 }
 
-function topicName(env: Env, name: string, fallback: string, problems: Problems): string {
+function topicName(env: Env, name: string, fallback: string, problems: Problems, isTopic = true): string {
   const value = env[name] || fallback
-  // Kafka's own rule for topic names.
+  // Kafka's own rule for topic names (the ingest's dead-letter topic adds '.dlq': 248 of 249).
   if (!/^[a-zA-Z0-9._-]{1,244}$/.test(value)) {
     problems.add(`${name} must be 1 to 244 of a-z A-Z 0-9 . _ -, not '${value}'`)
+  } else if (isTopic && (value === '.' || value === '..')) {
+    problems.add(`${name} must not be '.' or '..' (Kafka refuses those names)`)
   }
   return value
 }
@@ -373,7 +375,7 @@ function kafkaSection(env: Env, problems: Problems): Record<keyof Config['kafka'
     brokers: parseBrokers(required(env, 'KAFKA_BROKERS', problems), problems),
     topic,
     dlqTopic: `${topic}.dlq`,
-    groupId: topicName(env, 'KAFKA_GROUP_ID', 'rsvp-topk', problems),
+    groupId: topicName(env, 'KAFKA_GROUP_ID', 'rsvp-topk', problems, false),
     clientId: env.KAFKA_CLIENT_ID || 'rsvp-topk',
     partitions: integer(env, 'KAFKA_PARTITIONS', 6, 1, 10_000, problems),
     // Checked against the brokers the cluster names when a topic is made (src/kafka/replication.ts).

@@ -275,6 +275,7 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
       abandonCommits = new AbortController()
       const abandonThisSession = abandonCommits.signal
       try {
+        logger.info({ topic: options.topic, groupId: options.groupId }, 'joining the consumer group')
         const session = await createGroupConsumer(deps.kafka, {
           groupId: options.groupId,
           topics: [options.topic],
@@ -283,9 +284,12 @@ export function createIngest(options: IngestOptions, deps: IngestDeps): Ingest {
           // only what arrived since the batcher last read it (record-batches.ts says why).
           bufferedMessages: CLIENT_BUFFERED_MESSAGES,
           onBackgroundError: rejoinAfterBackgroundError,
+          // A join waits for the group's rebalance, which a dead member holds up for its session
+          // timeout: stopping gives it up rather than join only to leave.
+          signal: shutdown.signal,
         })
         consumer = session
-        // Stopped while joining: stop() found no consumer to close, so leave at once.
+        // Stopped just as the join ended: stop() found no consumer to close, so leave at once.
         if (shutdown.signal.aborted) break
         dependencyUp('kafka')
         logger.info({ topic: options.topic, groupId: options.groupId }, 'joined the consumer group')

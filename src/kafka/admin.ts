@@ -3,6 +3,7 @@
  */
 import { Admin } from '@platformatic/kafka'
 import { AppError, ErrorCodes, isAppError } from '../errors.ts'
+import { topicRefusal } from './broker-errors.ts'
 import type { KafkaConnection } from './records.ts'
 import { type TopicReplication, topicReplication } from './replication.ts'
 
@@ -17,6 +18,8 @@ export interface TopicSpec {
  * Creates the topics that do not exist yet; existing topics are left as they are. New topics get
  * `connection.replicationFactor` replicas, or min(3, brokers the metadata names), and with 3
  * replicas min.insync.replicas=2 (replication.ts); a topic's own `configs` go on top.
+ * Errors: CONFIG_INVALID when the broker refuses for good (a colliding or invalid name, settings,
+ * rights: broker-errors.ts), DEPENDENCY_FAILED (retryable) for the rest.
  */
 export async function ensureTopics(connection: KafkaConnection, topics: readonly TopicSpec[]): Promise<string[]> {
   const admin = new Admin({ clientId: `${connection.clientId}-admin`, bootstrapBrokers: [...connection.brokers] })
@@ -57,6 +60,15 @@ export async function ensureTopics(connection: KafkaConnection, topics: readonly
   } catch (error) {
     // A factor the cluster cannot hold is the set-up's to fix: no retry mends it.
     if (isAppError(error, ErrorCodes.CONFIG_INVALID)) throw error
+    // So is a name, a setting or a right the broker refuses: say which, rather than retry forever.
+    const refusal = topicRefusal(error)
+    if (refusal !== undefined) {
+      throw new AppError(
+        ErrorCodes.CONFIG_INVALID,
+        `Kafka refused to create the topics ${topics.map((t) => t.name).join(', ')}: ${refusal}`,
+        { cause: error },
+      )
+    }
     throw new AppError(ErrorCodes.DEPENDENCY_FAILED, `could not create Kafka topics: ${(error as Error).message}`, {
       cause: error,
       retryable: true,

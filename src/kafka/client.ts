@@ -4,6 +4,7 @@
  * commits — with plain Buffers for keys, values and headers, so callers see no client types.
  */
 export * from './admin.ts'
+export * from './broker-errors.ts'
 export * from './cluster-state.ts'
 export * from './consumer.ts'
 export * from './producer.ts'

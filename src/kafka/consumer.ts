@@ -21,6 +21,13 @@ export interface GroupConsumerOptions {
    * that failed, so this member may no longer be in the group and its commits may fail.
    */
   readonly onBackgroundError?: (error: unknown) => void
+  /**
+   * Aborting it while the group is being joined gives up the join: createGroupConsumer rejects
+   * with the signal's reason at once and the client is closed in the background. A join waits on
+   * the group's rebalance, which waits for every member to rejoin or to time out (a member that
+   * died holds it up for its whole session timeout), so a stop must not wait on it.
+   */
+  readonly signal?: AbortSignal
 }
 
 export interface GroupConsumer {
@@ -59,16 +66,23 @@ export async function createGroupConsumer(
     if (!closed) options.onBackgroundError?.(error)
   })
   let stream: Awaited<ReturnType<typeof consumer.consume>>
+  const joining = consumer.consume({
+    topics: [...options.topics],
+    mode: MessagesStreamModes.COMMITTED,
+    fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+  })
   try {
-    stream = await consumer.consume({
-      topics: [...options.topics],
-      mode: MessagesStreamModes.COMMITTED,
-      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
-    })
+    stream = options.signal === undefined ? await joining : await givenUpOnAbort(joining, options.signal)
   } catch (error) {
     // Otherwise its connections (and perhaps its group membership) outlive the failed attempt.
     closed = true
-    await consumer.close(true).catch(() => closeInBackground(consumer))
+    if (options.signal?.aborted) {
+      // The join may still be pending: closing under it ends it, and must not hold up the caller.
+      joining.catch(() => {})
+      consumer.close(true).catch(() => closeInBackground(consumer))
+    } else {
+      await consumer.close(true).catch(() => closeInBackground(consumer))
+    }
     throw error
   }
   return {
@@ -100,6 +114,16 @@ export async function createGroupConsumer(
 }
 
 /** Retries a failed close every second or so until it goes through. */
+/** Settles as `pending` does, or rejects with the signal's reason once it aborts, whichever is first. */
+function givenUpOnAbort<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason)
+    signal.addEventListener('abort', abort, { once: true })
+    pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort))
+  })
+}
+
 function closeInBackground(consumer: Consumer): void {
   const retry = (delay: number) => {
     const timer = setTimeout(() => {

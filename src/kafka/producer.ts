@@ -109,23 +109,3 @@ export function createRawProducer(connection: KafkaConnection, options: RawProdu
     },
   }
 }
-
-// Kafka's error codes for a record (batch) over the topic's max.message.bytes.
-const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'])
-
-/**
- * Whether a send failed because the broker refused a record as too large for the topic: no retry
- * can change that. The client nests the broker's answer in AggregateErrors; this walks them.
- */
-export function isRecordTooLarge(error: unknown): boolean {
-  const seen = new Set<unknown>()
-  const walk = (value: unknown): boolean => {
-    if (typeof value !== 'object' || value === null || seen.has(value)) return false
-    seen.add(value)
-    const { apiId, errors, cause } = value as { apiId?: unknown; errors?: unknown; cause?: unknown }
-    if (typeof apiId === 'string' && TOO_LARGE.has(apiId)) return true
-    if (Array.isArray(errors) && errors.some(walk)) return true
-    return walk(cause)
-  }
-  return walk(error)
-}

@@ -109,6 +109,28 @@ describe('rsvp-topk ingest', () => {
     await assertConverges(fixture, messages)
   })
 
+  test('should give up joining the group on SIGTERM, with exit code 0, while a frozen member holds up the rebalance', async (t) => {
+    const fixture = await createIngestFixture(t)
+    // A member that stops heartbeating holds every join up until its session times out: 60 s here,
+    // far beyond the 9 s shutdown deadline, so a stop that waited for the join would exit 1.
+    const frozen = await startIngest(fixture, { LOG_LEVEL: 'info', KAFKA_SESSION_TIMEOUT_MS: '60000' })
+    await waitFor('the first member to join', async () =>
+      frozen.output().includes('"joined the consumer group"') ? true : undefined,
+    )
+    frozen.child.kill('SIGSTOP')
+    t.after(() => frozen.child.kill('SIGCONT'))
+    const joining = await startIngest(fixture, { LOG_LEVEL: 'info' })
+    await waitFor('the second member to start joining', async () =>
+      joining.output().includes('"joining the consumer group"') ? true : undefined,
+    )
+    joining.child.kill('SIGTERM')
+    const exit = await joining.exited
+    assert.equal(exit.code, 0, `exit code 0 on SIGTERM while joining; output:\n${joining.output().slice(-3000)}`)
+    // Its join could not have ended: the frozen member's session was still running.
+    assert.doesNotMatch(joining.output(), /"joined the consumer group"/)
+    assert.match(joining.output(), /"stopped"/)
+  })
+
   test('should stay exact with two consumers in the group when one of them is killed', async (t) => {
     const fixture = await createIngestFixture(t)
     const messages = stream(50_000, 4)

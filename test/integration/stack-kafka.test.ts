@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { ErrorCodes, isAppError } from '../../src/errors.ts'
 import {
   type ConsumedMessage,
   createGroupConsumer,
   createRawProducer,
+  deleteTopics,
   describeTopics,
   ensureTopics,
   type GroupConsumer,
 } from '../../src/kafka/client.ts'
-import { stackConfig, uniqueName } from '../helpers.ts'
+import { createTestDatabase, stackConfig, uniqueName } from '../helpers.ts'
+
+const BIN = fileURLToPath(new URL('../../bin/rsvp-topk.js', import.meta.url))
 
 /** Reads until `count` messages arrived (or the deadline passes), committing each one it keeps. */
 async function take(consumer: GroupConsumer, count: number, timeoutMs = 30_000): Promise<ConsumedMessage[]> {
@@ -35,6 +42,57 @@ describe('local Kafka broker', () => {
     assert.equal((await describeTopics(config.kafka, [topic])).get(topic), 6)
     assert.deepEqual(await ensureTopics(config.kafka, [{ name: topic, partitions: 3 }]), [])
     assert.equal((await describeTopics(config.kafka, [topic])).get(topic), 6)
+  })
+
+  test("ensureTopics should give up at once on a name the broker refuses, with the broker's reason", async (t) => {
+    const config = stackConfig()
+    // Kafka refuses a name that differs from an existing topic's only in '.' against '_'.
+    const existing = uniqueName('refused')
+    const colliding = existing.replaceAll('_', '.')
+    t.after(() => deleteTopics(config.kafka, [existing]))
+    await ensureTopics(config.kafka, [{ name: existing, partitions: 1 }])
+    await assert.rejects(
+      ensureTopics(config.kafka, [{ name: colliding, partitions: 1 }]),
+      (error: unknown) =>
+        isAppError(error, ErrorCodes.CONFIG_INVALID) &&
+        !error.retryable &&
+        error.message.includes(`Kafka refused to create the topics ${colliding}: INVALID_TOPIC_EXCEPTION`) &&
+        error.message.includes('collides with existing topic'),
+    )
+    await assert.rejects(describeTopics(config.kafka, [colliding]), /Unknown topic/)
+  })
+
+  test('rsvp-topk ingest should exit 1 naming the refusal when its topic cannot be created, not retry forever', async (t) => {
+    const config = stackConfig()
+    const existing = uniqueName('refused_ingest')
+    t.after(() => deleteTopics(config.kafka, [existing]))
+    await ensureTopics(config.kafka, [{ name: existing, partitions: 1 }])
+    const { url } = await createTestDatabase(t)
+    const child = spawn(process.execPath, [BIN, 'ingest'], {
+      env: {
+        ...process.env,
+        KAFKA_TOPIC: existing.replaceAll('_', '.'),
+        KAFKA_GROUP_ID: existing,
+        DATABASE_URL: url,
+        METRICS_PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    t.after(() => child.kill('SIGKILL'))
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 1, output.slice(-2000))
+    assert.match(
+      output,
+      /Kafka refused to create the topics [^"]*: INVALID_TOPIC_EXCEPTION[^"]*collides with existing topic/,
+    )
   })
 
   test('a consumer group with manual commits should resume from the committed offsets after a restart', async (t) => {

@@ -56,6 +56,19 @@ describe('loadConfig', () => {
     assert.ok(problems.some((p) => p.startsWith('KAFKA_TOPIC must be')))
   })
 
+  test("should reject the topic names '.' and '..', which Kafka refuses, and allow dots inside a name", () => {
+    for (const topic of ['.', '..']) {
+      assert.ok(
+        problemsOf({ KAFKA_TOPIC: topic }).includes(`KAFKA_TOPIC must not be '.' or '..' (Kafka refuses those names)`),
+        topic,
+      )
+    }
+    assert.equal(loadConfig({ ...valid, KAFKA_TOPIC: '...' }).kafka.topic, '...')
+    assert.equal(loadConfig({ ...valid, KAFKA_TOPIC: 'meetup.rsvps' }).kafka.topic, 'meetup.rsvps')
+    // a group id is not a topic name: Kafka takes '.' there
+    assert.equal(loadConfig({ ...valid, KAFKA_GROUP_ID: '.' }).kafka.groupId, '.')
+  })
+
   test('should keep secrets out of JSON and of the error message', () => {
     const config = loadConfig(valid)
     const text = JSON.stringify(config)

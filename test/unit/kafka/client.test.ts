@@ -1,23 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { isRecordTooLarge, lastHeader, recordSize, splitBySize } from '../../../src/kafka/client.ts'
-
-describe('isRecordTooLarge', () => {
-  test('should find MESSAGE_TOO_LARGE nested where the client puts the broker answer', () => {
-    const protocol = Object.assign(new Error('too large'), { apiId: 'MESSAGE_TOO_LARGE', apiCode: 10, canRetry: false })
-    const response = new AggregateError([protocol], 'Received response with error')
-    const multiple = new AggregateError([response], 'Producing messages failed.')
-    assert.equal(isRecordTooLarge(multiple), true)
-    assert.equal(isRecordTooLarge(new Error('wrapped', { cause: multiple })), true)
-  })
-
-  test('should not take other failures for it', () => {
-    const notLeader = Object.assign(new Error('x'), { apiId: 'NOT_LEADER_OR_FOLLOWER' })
-    assert.equal(isRecordTooLarge(new AggregateError([notLeader])), false)
-    assert.equal(isRecordTooLarge(new Error('connect ECONNREFUSED')), false)
-    assert.equal(isRecordTooLarge(undefined), false)
-  })
-})
+import { lastHeader, recordSize, splitBySize } from '../../../src/kafka/client.ts'
 
 describe('lastHeader', () => {
   test('should give the last value of a name as text, and undefined for a null value or no such header', () => {
