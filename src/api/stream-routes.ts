@@ -96,11 +96,15 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
       if (refusal !== undefined) {
         return (reply as FastifyReply).code(503).header('retry-after', '5').send(errorBody('unavailable', refusal))
       }
+      /** set once the connection closed (the client left, or the stream was ended) */
+      let closed = false
       const writer = createStreamWriter({
         write: (event, first) => reply.sse.send({ ...event, ...(first && { retry: RECONNECT_MS }) }),
         unsentBytes: () => reply.raw.writableLength,
         close: (reason) => {
-          request.log.warn({ reason }, 'ending the stream of a client that fell behind')
+          // A write fails when the client has just left: that is no news, and could be a storm.
+          if (closed || reply.raw.destroyed) request.log.debug({ reason }, 'the client of a stream left')
+          else request.log.warn({ reason }, 'ending the stream of a client that fell behind')
           reply.sse.close()
         },
         maxUnsentBytes: MAX_UNSENT_BYTES,
@@ -114,6 +118,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
       reply.sse.keepAlive()
       // Registered before anything is awaited: a client gone meanwhile still ends its subscriptions.
       reply.sse.onClose(() => {
+        closed = true
         open.delete(reply)
         subscription.unsubscribe()
         unsubscribeStatus()
@@ -126,6 +131,9 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
         subscription.unsubscribe()
         throw error
       }
+      // The client left while the first ranking was computed: onClose has run, and whatever were
+      // added now (the status feed's listener) would never be removed.
+      if (closed) return
       writer.offer('ranking', first.body, first.version)
       writer.offer('status', JSON.stringify(options.status.current()))
       unsubscribeStatus = options.status.subscribe((status) => writer.offer('status', JSON.stringify(status)))

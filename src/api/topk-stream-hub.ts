@@ -36,7 +36,7 @@ export interface TopkStreamHubOptions<Q> {
 }
 
 export interface Subscription {
-  /** Stops the listener; the entry goes with its last subscriber. */
+  /** Stops the listener; the entry goes with its last subscriber, once a computation under way ends. */
   unsubscribe(): void
 }
 
@@ -50,9 +50,9 @@ export interface TopkStreamHub<Q> {
   ranking(key: string): Promise<Ranking>
   /** A batch was committed somewhere: every entry computes again (within its interval). */
   changed(): void
-  /** whether a query is followed under `key` now */
+  /** whether a query is followed under `key` now (or still computed for streams that left) */
   has(key: string): boolean
-  /** streams (subscriptions) and distinct queries followed now */
+  /** streams (subscriptions), and distinct queries followed now or still computed for streams that left */
   size(): { readonly subscriptions: number; readonly queries: number }
   /** Stops every timer; subscriptions get nothing more. */
   close(): void
@@ -125,6 +125,8 @@ export function createTopkStreamHub<Q>(options: TopkStreamHubOptions<Q>): TopkSt
         throw error
       } finally {
         entry.computing = undefined
+        // Its last stream left while it computed: nobody follows it any more.
+        if (entry.listeners.size === 0 && entries.get(entry.key) === entry) entries.delete(entry.key)
         const live = entries.get(entry.key) === entry
         if (live && failed) schedule(entry, options.retryMs)
         else if (live && entry.dirty) schedule(entry)
@@ -163,9 +165,13 @@ export function createTopkStreamHub<Q>(options: TopkStreamHubOptions<Q>): TopkSt
           active = false
           subscriptions--
           subscribed.listeners.delete(own)
+          // An entry whose computation is under way stays until it ends (compute's finally), so it
+          // still counts against the distinct queries: streams opened and dropped at once cannot
+          // queue computations past that bound.
           if (subscribed.listeners.size === 0 && entries.get(key) === subscribed) {
             clearTimeout(subscribed.timer)
-            entries.delete(key)
+            subscribed.timer = undefined
+            if (subscribed.computing === undefined) entries.delete(key)
           }
         },
       }

@@ -131,6 +131,39 @@ describe('createTopkStreamHub', () => {
     assert.equal(calls[2]?.query.name, 'b', 'a query nobody follows is not computed')
     await assert.rejects(hub.ranking('a'), /no live ranking/)
     b.unsubscribe()
+    // b's second computation is under way: the query goes when it ends, not before.
+    assert.deepEqual(hub.size(), { subscriptions: 0, queries: 1 })
+    calls[2]?.resolve('y')
+    await waitUntil('b dropped once computed', () => hub.size().queries === 0)
+    assert.equal(hub.has('b'), false)
+    hub.close()
+  })
+
+  test('should count a query its streams left while it computes, until the computation ends', async () => {
+    const { calls, compute } = controlledCompute()
+    const { hub, outcomes } = hubWith(compute)
+    // Streams opened and dropped at once, each on its own query: every computation queued is counted.
+    for (const name of ['a', 'b', 'c']) hub.subscribe(name, { name }, () => {}).unsubscribe()
+    assert.deepEqual(hub.size(), { subscriptions: 0, queries: 3 })
+    assert.equal(hub.has('a'), true)
+    hub.changed()
+    assert.equal(calls.length, 3, 'a change waits for the computations under way')
+    calls[1]?.resolve('ranking of b')
+    calls[2]?.resolve('ranking of c')
+    await waitUntil('b and c dropped once computed', () => hub.size().queries === 1)
+    assert.equal(hub.has('b'), false, 'nobody follows b: the change it missed computes nothing')
+    // A stream that comes back to a query still computing shares that computation.
+    const seen: string[] = []
+    const again = hub.subscribe('a', { name: 'a' }, (r) => seen.push(r.body))
+    assert.equal(calls.length, 3)
+    calls[0]?.resolve('ranking of a')
+    assert.deepEqual(await hub.ranking('a'), { body: 'ranking of a', version: 1 })
+    assert.deepEqual(seen, ['ranking of a'])
+    // a is followed again, so the change that came while it computed is computed now.
+    await waitUntil('a computed again', () => calls.length === 4)
+    calls[3]?.resolve('ranking of a')
+    await waitUntil('the second computation of a', () => outcomes.includes('unchanged'))
+    again.unsubscribe()
     assert.deepEqual(hub.size(), { subscriptions: 0, queries: 0 })
     hub.close()
   })

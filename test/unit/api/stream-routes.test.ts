@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { request } from 'node:http'
+import { Writable } from 'node:stream'
+import { describe, test } from 'node:test'
+import Fastify from 'fastify'
+import pino from 'pino'
+import type { IngestStatus, StatusFeed } from '../../../src/api/ingest-status.ts'
+import { streamRoutes } from '../../../src/api/stream-routes.ts'
+import type { TopkQuery } from '../../../src/api/topk-query.ts'
+import { createTopkStreamHub } from '../../../src/api/topk-stream-hub.ts'
+import { silentLogger } from '../../helpers.ts'
+import { waitFor } from '../../support/http.ts'
+
+/** A status feed that counts its listeners: each open stream holds one, and must give it back. */
+function countingStatusFeed() {
+  const listeners = new Set<(status: IngestStatus) => void>()
+  const feed: StatusFeed = {
+    current: () => ({ ingest_rate_per_s: 0, newest_applied_mtime: null }),
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    close: () => listeners.clear(),
+  }
+  return { feed, listeners }
+}
+
+const waitUntil = (what: string, check: () => boolean) =>
+  waitFor(what, async () => (check() ? true : undefined), 10_000)
+
+describe('GET /api/v1/events/topk/stream', () => {
+  test('should keep nothing of a client that leaves before its first ranking, and log no warning for it', async (t) => {
+    // The first ranking is computed when the test says so.
+    const pending: Array<(body: string) => void> = []
+    const hub = createTopkStreamHub<TopkQuery>({
+      compute: () => new Promise<string>((resolve) => pending.push(resolve)),
+      clockDependent: () => false,
+      minIntervalMs: 0,
+      clockIntervalMs: 60_000,
+      retryMs: 1000,
+      logger: silentLogger,
+    })
+    const status = countingStatusFeed()
+    const lines: Array<{ level: number; msg: string }> = []
+    const logs = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()))
+        done()
+      },
+    })
+    const app = Fastify({ loggerInstance: pino({ level: 'debug' }, logs) })
+    await app.register(streamRoutes, {
+      hub,
+      status: status.feed,
+      maxStreams: 10,
+      maxQueries: 10,
+      maxK: 100,
+      maxWindowMs: 7 * 86_400_000,
+      heartbeatMs: 15_000,
+    })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    t.after(async () => {
+      hub.close()
+      await app.close()
+    })
+    const { port } = app.server.address() as { port: number }
+
+    const client = request({ host: '127.0.0.1', port, path: '/api/v1/events/topk/stream?k=3' })
+    client.on('error', () => {}) // destroyed on purpose below
+    client.end()
+    await waitUntil('the stream to wait for its first ranking', () => pending.length === 1)
+    client.destroy()
+    await waitUntil('the stream to be closed', () => hub.size().subscriptions === 0)
+
+    pending[0]?.('{"k":3,"events":[]}')
+    await waitUntil('the computation to end', () => hub.size().queries === 0)
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(status.listeners.size, 0, 'the status feed holds no listener for the stream that left')
+    assert.deepEqual(
+      lines.filter((line) => line.level >= 40).map((line) => line.msg),
+      [],
+      'a client that left is not a client that fell behind',
+    )
+  })
+})
