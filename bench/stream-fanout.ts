@@ -1,7 +1,7 @@
 /**
  * Live streams at scale: what PostgreSQL sees when many clients follow the ranking.
  *
- *   eval "$(./dev.sh env)" && node bench/stream-fanout.ts [--streams 1000] [--batches 40] [--rate 10]
+ *   eval "$(./dev.sh env)" && node bench/stream-fanout.ts [--streams 1000] [--batches 40] [--rate 10] [--k 10]
  *
  * Starts `rsvp-topk ingest` and `rsvp-topk api` as separate processes on a fresh database and
  * topic, loads a generated stream of 20,000 RSVPs, then opens --streams live streams spread over
@@ -26,19 +26,21 @@ import { createRawProducer, deleteTopics } from '../src/kafka/client.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { freePort } from '../test/helpers.ts'
 import { metricValue } from '../test/support/http.ts'
-import { createFreshDatabase, fillTopic, machine, silent } from './support.ts'
+import { createFreshDatabase, fillTopic, machine, peakRssMb, silent } from './support.ts'
 
 const { values: args } = parseArgs({
   options: {
     streams: { type: 'string', default: '1000' },
     batches: { type: 'string', default: '40' },
     rate: { type: 'string', default: '10' },
+    // k of every query: with k=1000 each ranking is about half a megabyte, sent to every stream
+    k: { type: 'string', default: '10' },
   },
 })
 const streamCount = Number(args.streams)
 const batchCount = Number(args.batches)
 const rate = Number(args.rate)
-const QUERIES = ['k=10', 'k=10&country=us', 'k=10&topic=softwaredev', 'k=10&last=24h']
+const QUERIES = ['', '&country=us', '&topic=softwaredev', '&last=24h'].map((filter) => `k=${Number(args.k)}${filter}`)
 // The statements of store/topk-queries.ts: all-time, per day, and the window's CTE.
 const TOPK_STATEMENTS = `(query LIKE 'SELECT e.event_id, e.yes_rsvps%' OR query LIKE 'SELECT c.event_id, c.yes_rsvps%' OR query LIKE 'WITH counted AS%')`
 
@@ -109,7 +111,7 @@ try {
   const ingestBase = `http://127.0.0.1:${await freePort()}`
   const apiBase = `http://127.0.0.1:${await freePort()}`
   start('ingest', Number(new URL(ingestBase).port))
-  start('api', Number(new URL(apiBase).port))
+  const apiChild = start('api', Number(new URL(apiBase).port))
   await until('the ingest to apply the first 20,000 RSVPs', async () => {
     const text = await scrape(ingestBase)
     const applied = ['applied', 'unchanged', 'invalid', 'refused'].reduce(
@@ -181,12 +183,14 @@ try {
     stream_fanout_topk_statements: statements,
     stream_fanout_statements_per_batch_per_query: Math.round((statements / batches / QUERIES.length) * 100) / 100,
     stream_fanout_rankings_received: received,
+    stream_fanout_k: Number(args.k),
     stream_fanout_api_rss_mb: Math.round(
       (metricValue(apiAfter, 'rsvp_topk_process_resident_memory_bytes') ?? 0) / 2 ** 20,
     ),
+    stream_fanout_api_peak_rss_mb: peakRssMb(apiChild?.pid),
   }
   console.log(
-    `stream fan-out: ${streamCount} streams over ${QUERIES.length} queries; ${batches} batches committed → ${computations} rankings computed, ${statements} top-k statements in PostgreSQL (${result.stream_fanout_statements_per_batch_per_query} per batch per distinct query), ${received.toLocaleString('en')} rankings received by the clients; api RSS ${result.stream_fanout_api_rss_mb} MB`,
+    `stream fan-out: ${streamCount} streams over ${QUERIES.length} queries; ${batches} batches committed → ${computations} rankings computed, ${statements} top-k statements in PostgreSQL (${result.stream_fanout_statements_per_batch_per_query} per batch per distinct query), ${received.toLocaleString('en')} rankings received by the clients; api RSS ${result.stream_fanout_api_rss_mb} MB (peak ${result.stream_fanout_api_peak_rss_mb} MB), k=${result.stream_fanout_k}`,
   )
   const file = fileURLToPath(new URL('./results/stream-fanout.json', import.meta.url))
   writeFileSync(file, `${JSON.stringify({ ...result, machine: machine() }, null, 2)}\n`)

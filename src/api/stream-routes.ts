@@ -9,12 +9,14 @@
  * Bad parameters get the API's 400 before any stream starts; past `maxStreams` open streams a
  * new one gets 503. On shutdown every stream is ended, and clients (EventSource) reconnect.
  */
+import { once } from 'node:events'
 import { fastifySSE } from '@fastify/sse'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
-import type { StatusFeed } from './ingest-status.ts'
+import type { IngestStatus, StatusFeed } from './ingest-status.ts'
 import { errorBody, invalidParameter } from './replies.ts'
 import { COMMON_ERRORS, errorResponses, TopkQuerySchema } from './schemas.ts'
-import { createStreamWriter } from './stream-writer.ts'
+import { createSharedFrames } from './sse-frames.ts'
+import { createStreamWriter, type StreamEvent } from './stream-writer.ts'
 import { parseTopkQuery, type RawQuery, type TopkQuery } from './topk-query.ts'
 import type { Ranking, TopkStreamHub } from './topk-stream-hub.ts'
 
@@ -23,8 +25,23 @@ export const STREAM_PATH = '/api/v1/events/topk/stream'
 const MAX_UNSENT_BYTES = 4 * 2 ** 20
 /** A client that takes no write for this long (a full socket buffer) has its stream ended. */
 const MAX_BLOCKED_MS = 60_000
-/** Sent with the first event: how long EventSource waits before reconnecting, in ms. */
+/** Sent before the first event: how long EventSource waits before reconnecting, in ms. */
 const RECONNECT_MS = 1000
+// A block with only a retry field sets the reconnection time and dispatches no event.
+const RECONNECT_FRAME = Buffer.from(`retry: ${RECONNECT_MS}\n\n`)
+
+/**
+ * Writes one event's bytes to the stream's socket, after the reconnection time when it is the
+ * first; resolves once the socket took them (after a drain when its buffer was full). Rejects
+ * when the client has left. Bypasses @fastify/sse's send(), which formats the data again for each
+ * stream (sse-frames.ts says why), but keeps its headers, heartbeat and close.
+ */
+async function writeFrame(reply: FastifyReply, frame: StreamEvent['data'], first: boolean): Promise<void> {
+  if (!reply.sse.isConnected) throw new Error('the client has left')
+  reply.sse.sendHeaders()
+  if (first) reply.raw.write(RECONNECT_FRAME)
+  if (!reply.raw.write(frame)) await once(reply.raw, 'drain')
+}
 
 export interface StreamRoutesOptions {
   readonly hub: TopkStreamHub<TopkQuery>
@@ -46,6 +63,9 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
   await app.register(fastifySSE, { heartbeatInterval: options.heartbeatMs })
   const now = options.now ?? Date.now
   const open = new Set<FastifyReply>()
+  // Each ranking and status is formatted once for all the streams that get it (sse-frames.ts).
+  const rankingFrame = createSharedFrames('ranking', (ranking: Ranking) => ranking.body)
+  const statusFrame = createSharedFrames('status', (status: IngestStatus) => JSON.stringify(status))
   // Fastify's close waits for open responses, and a stream never ends by itself.
   app.addHook('preClose', async () => {
     for (const reply of open) reply.sse.close()
@@ -55,7 +75,8 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
     STREAM_PATH,
     {
       // Any Accept is served (curl sends */*); the handler answers errors as JSON before streaming.
-      sse: { kind: 'manual', serializer: (data: unknown) => (typeof data === 'string' ? data : JSON.stringify(data)) },
+      // Events are written as bytes formatted once for every stream (writeFrame), not by send().
+      sse: { kind: 'manual' },
       config: { streaming: true },
       schema: {
         summary: 'The top k events, live (Server-Sent Events)',
@@ -99,7 +120,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
       /** set once the connection closed (the client left, or the stream was ended) */
       let closed = false
       const writer = createStreamWriter({
-        write: (event, first) => reply.sse.send({ ...event, ...(first && { retry: RECONNECT_MS }) }),
+        write: (event, first) => writeFrame(reply, event.data, first),
         unsentBytes: () => reply.raw.writableLength,
         close: (reason) => {
           // A write fails when the client has just left: that is no news, and could be a storm.
@@ -111,7 +132,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
         maxBlockedMs: MAX_BLOCKED_MS,
       })
       const subscription = options.hub.subscribe(key, parsed.query, (ranking: Ranking) =>
-        writer.offer('ranking', ranking.body, ranking.version),
+        writer.offer('ranking', rankingFrame(ranking), ranking.version),
       )
       let unsubscribeStatus = () => {}
       open.add(reply)
@@ -134,9 +155,9 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
       // The client left while the first ranking was computed: onClose has run, and whatever were
       // added now (the status feed's listener) would never be removed.
       if (closed) return
-      writer.offer('ranking', first.body, first.version)
-      writer.offer('status', JSON.stringify(options.status.current()))
-      unsubscribeStatus = options.status.subscribe((status) => writer.offer('status', JSON.stringify(status)))
+      writer.offer('ranking', rankingFrame(first), first.version)
+      writer.offer('status', statusFrame(options.status.current()))
+      unsubscribeStatus = options.status.subscribe((status) => writer.offer('status', statusFrame(status)))
     },
   )
 }

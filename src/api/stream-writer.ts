@@ -8,7 +8,8 @@
 
 export interface StreamEvent {
   readonly event: string
-  readonly data: string
+  /** what write() sends: the route passes each event's bytes, formatted once (sse-frames.ts) */
+  readonly data: string | Uint8Array
 }
 
 export interface StreamWriterOptions {
@@ -30,7 +31,7 @@ export interface StreamWriter {
    * `version`, an event not newer than one already offered is dropped (a ranking computed before
    * one already sent).
    */
-  offer(event: string, data: string, version?: number): void
+  offer(event: string, data: StreamEvent['data'], version?: number): void
   /** events offered and not yet written, by name (at most one each) */
   pending(): number
 }
@@ -40,7 +41,7 @@ const ORDER = ['ranking', 'status']
 
 export function createStreamWriter(options: StreamWriterOptions): StreamWriter {
   const now = options.now ?? Date.now
-  const waiting = new Map<string, string>()
+  const waiting = new Map<string, StreamEvent['data']>()
   let newestVersion = 0
   let writing = false
   let writeStartedAt = 0

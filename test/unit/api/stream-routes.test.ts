@@ -82,4 +82,61 @@ describe('GET /api/v1/events/topk/stream', () => {
       'a client that left is not a client that fell behind',
     )
   })
+
+  test('should send each stream the reconnection time, then the ranking and the status as SSE events', async (t) => {
+    const pending: Array<(body: string) => void> = []
+    const hub = createTopkStreamHub<TopkQuery>({
+      compute: () => new Promise<string>((resolve) => pending.push(resolve)),
+      clockDependent: () => false,
+      minIntervalMs: 0,
+      clockIntervalMs: 60_000,
+      retryMs: 1000,
+      logger: silentLogger,
+    })
+    const status = countingStatusFeed()
+    const app = Fastify({ loggerInstance: pino({ level: 'silent' }) })
+    await app.register(streamRoutes, {
+      hub,
+      status: status.feed,
+      maxStreams: 10,
+      maxQueries: 10,
+      maxK: 100,
+      maxWindowMs: 7 * 86_400_000,
+      heartbeatMs: 15_000,
+    })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const clients: Array<{ text: string; close: () => void }> = []
+    t.after(async () => {
+      for (const client of clients) client.close()
+      hub.close()
+      await app.close()
+    })
+    const { port } = app.server.address() as { port: number }
+    for (let i = 0; i < 2; i++) {
+      const client = { text: '', close: () => {} }
+      const req = request({ host: '127.0.0.1', port, path: '/api/v1/events/topk/stream?k=2&city=Z%C3%BCrich' })
+      req.on('error', () => {})
+      req.on('response', (response) => {
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => {
+          client.text += chunk
+        })
+      })
+      req.end()
+      client.close = () => req.destroy()
+      clients.push(client)
+    }
+    await waitUntil('both streams to follow the query', () => hub.size().subscriptions === 2)
+    assert.equal(pending.length, 1, 'one computation for both')
+    pending[0]?.('{"k":2,"events":["Zürich"]}')
+    const expected =
+      'retry: 1000\n\n' +
+      'event: ranking\ndata: {"k":2,"events":["Zürich"]}\n\n' +
+      'event: status\ndata: {"ingest_rate_per_s":0,"newest_applied_mtime":null}\n\n'
+    await waitUntil('both streams to get the status', () => clients.every((c) => c.text.length >= expected.length))
+    assert.deepEqual(
+      clients.map((c) => c.text),
+      [expected, expected],
+    )
+  })
 })
