@@ -139,7 +139,12 @@ export const eventsRoutes: FastifyPluginAsync<EventsRoutesOptions> = async (app:
       },
       validatorCompiler: documentOnly,
     },
-    async (request, reply) => (await answerEvent(request.params.event_id, reply)) ?? reply,
+    async (request, reply) => {
+      // As on every route of the API: a parameter it does not know is refused, not ignored.
+      const unknown = unknownParameter(request.query as RawQuery, [])
+      if (unknown !== undefined) return invalidParameter(reply, unknown)
+      return (await answerEvent(request.params.event_id, reply)) ?? reply
+    },
   )
 
   async function answerEvent(eventId: string, reply: Parameters<typeof notFound>[0]) {

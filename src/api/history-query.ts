@@ -4,7 +4,7 @@
  */
 import { type HistoryStep, MS_PER_STEP, stepStart } from '../domain/history.ts'
 import type { ParameterError, RawQuery } from './request-text.ts'
-import { instantProblem, parseInstant, unknownParameter } from './topk-query.ts'
+import { EARLIEST_INSTANT, instantProblem, parseInstant, unknownParameter } from './topk-query.ts'
 
 export interface HistoryQuery {
   /** the first step's start, epoch ms (a multiple of the step) */
@@ -26,7 +26,7 @@ export type HistoryQueryResult =
 
 /**
  * Reads `from` and `to` (ISO-8601 or epoch ms; `to` defaults to `now`, `from` to 7 days before
- * `to`) and `step` (hour, the default, or day); `from` is rounded down and `to` up to whole steps.
+ * `to`, or 0000-01-01 when that is earlier) and `step` (hour, the default, or day); `from` is rounded down and `to` up to whole steps.
  */
 export function parseHistoryQuery(raw: RawQuery, now: number): HistoryQueryResult {
   const fail = (parameter: string, message: string): HistoryQueryResult => ({
@@ -46,11 +46,13 @@ export function parseHistoryQuery(raw: RawQuery, now: number): HistoryQueryResul
 
   const toText = raw.to as string | undefined
   const toGiven = toText === undefined ? now : parseInstant(toText)
-  if (toGiven === undefined) return fail('to', instantProblem('to'))
+  if (toGiven === undefined) return fail('to', instantProblem('to', toText))
   const to = stepStart(toGiven - 1, step) + size
   const fromText = raw.from as string | undefined
-  const fromGiven = fromText === undefined ? to - DEFAULT_HISTORY_MS : parseInstant(fromText)
-  if (fromGiven === undefined) return fail('from', instantProblem('from'))
+  // The default span stops at year 0000 (a whole day and hour): an answer's times stay ones the API takes.
+  const fromGiven =
+    fromText === undefined ? Math.max(to - DEFAULT_HISTORY_MS, EARLIEST_INSTANT) : parseInstant(fromText)
+  if (fromGiven === undefined) return fail('from', instantProblem('from', fromText))
   const from = stepStart(fromGiven, step)
   if (from >= to) return fail('from', 'from must be before to (to defaults to now)')
   const points = (to - from) / size

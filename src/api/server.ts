@@ -66,8 +66,12 @@ export async function buildServer(deps: ServerDeps) {
     loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }),
     // A request's child logger (its id bound) is built when it first writes a line, not per request.
     childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger as Logger, bindings, options),
-    routerOptions: { maxParamLength: 1000, querystringParser: strictQuery },
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // A path parameter as long as a URL may be reaches its route, whose 400 says what is wrong
+    // with it (fastify's default limit answered a long event_id with 414).
+    routerOptions: { maxParamLength: MAX_URL_LENGTH, querystringParser: strictQuery },
+    // Node answers an HTTP/1.1 request without Host with a bare 400 before any hook runs; the
+    // onRequest hook below refuses it instead, in the API's error shape (RFC 9112 3.2).
+    http: { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false },
     requestTimeout: deps.requestTimeoutMs ?? 10_000,
     bodyLimit: MAX_BODY_BYTES,
     frameworkErrors,
@@ -77,6 +81,10 @@ export async function buildServer(deps: ServerDeps) {
 
   // Hooks on every request take a callback, not a promise: one allocation and microtask less each.
   app.addHook('onRequest', (request, reply, done) => {
+    if (request.raw.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      reply.code(400).send(errorBody('bad_request', 'an HTTP/1.1 request must have a Host header'))
+      return
+    }
     if (request.url.length > MAX_URL_LENGTH) {
       reply.code(414).send(errorBody('uri_too_long', `the URL is longer than ${MAX_URL_LENGTH} characters`))
       return

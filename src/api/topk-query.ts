@@ -76,7 +76,8 @@ export function unknownParameter(raw: RawQuery, known: readonly string[]): Param
   const name = Object.keys(raw).find((key) => !known.includes(key))
   if (name === undefined) return undefined
   const shown = shorten(name)
-  return { parameter: shown, message: `unknown parameter "${shown}"; known parameters: ${known.join(', ')}` }
+  const takes = known.length === 0 ? 'this route takes none' : `known parameters: ${known.join(', ')}`
+  return { parameter: shown, message: `unknown parameter "${shown}"; ${takes}` }
 }
 
 /** Checks a top-k query string against the API's rules. */
@@ -192,8 +193,12 @@ function readDay(text: string): number {
 }
 
 /** The message for an instant parameter that parseInstant refused. */
-export function instantProblem(name: string): string {
-  return `${name} must be an ISO-8601 time (such as 2021-03-01T12:00:00Z) or epoch milliseconds, in years 0000-9999`
+export function instantProblem(name: string, text?: string): string {
+  const problem = `${name} must be an ISO-8601 time (such as 2021-03-01T12:00:00Z) or epoch milliseconds, in years 0000-9999`
+  // A '+' left unencoded in a query string reads as a space: 12:00+14:00 arrives as '12:00 14:00'.
+  return text !== undefined && / \d{2}(:?\d{2})?$/.test(text)
+    ? `${problem}; a '+' in a query string must be sent as %2B (for example 12:00%2B14:00)`
+    : problem
 }
 
 /**
@@ -214,7 +219,7 @@ export function parseInstant(text: string): number | undefined {
 
 function readInstant(name: string, text: string): number {
   const ms = parseInstant(text)
-  if (ms === undefined) throw new QueryError(name, instantProblem(name))
+  if (ms === undefined) throw new QueryError(name, instantProblem(name, text))
   return ms
 }
 

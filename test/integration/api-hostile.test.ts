@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { test } from 'node:test'
 import { createRandom } from '../../src/producer/random.ts'
-import { get, type Reply } from '../support/http.ts'
+import { get, type Reply, waitFor } from '../support/http.ts'
 import { createIngestFixture, produce, startCommand } from '../support/ingest-harness.ts'
 import { rsvpMessage } from '../support/rsvp-messages.ts'
 
@@ -42,6 +43,17 @@ function raw(
   })
 }
 
+/** Sends `request` as is on a new connection and returns all the server wrote back. */
+async function rawBytes(base: string, request: string): Promise<string> {
+  const url = new URL(base)
+  const socket = connect(Number(url.port), url.hostname)
+  socket.end(request)
+  let text = ''
+  socket.setEncoding('utf8')
+  for await (const chunk of socket) text += chunk
+  return text
+}
+
 function assertErrorShape(reply: { status: number; body: Reply; text: string }, what: string): void {
   assert.equal(typeof reply.body?.error?.code, 'string', `${what}: ${reply.status} ${reply.text.slice(0, 300)}`)
   assert.equal(typeof reply.body.error.message, 'string', what)
@@ -73,6 +85,30 @@ test('hostile requests get a 4xx in the error shape, never a 5xx or an error-lev
       assertErrorShape(reply, path)
       assert.equal(reply.body.error.parameter, parameter, path)
     }
+    // Found by trying the API as a new user: each of these answered otherwise (200, 414, a year -1).
+    for (const [path, parameter, message] of [
+      ['/api/v1/events/E1?x=1', 'x', /unknown parameter "x"; this route takes none/],
+      ['/api/v1/events/E1/history?x=1', 'x', /unknown parameter "x"/],
+      [`/api/v1/events/${'a'.repeat(1001)}`, 'event_id', /event_id must be at most 255 characters/],
+      [`/api/v1/events/${'a'.repeat(3000)}`, 'event_id', /event_id must be at most 255 characters/],
+    ] as const) {
+      const reply = await raw(base, path)
+      assert.equal(reply.status, 400, `${path.slice(0, 60)}: ${reply.text.slice(0, 200)}`)
+      assertErrorShape(reply, path)
+      assert.equal(reply.body.error.parameter, parameter, path)
+      assert.match(reply.body.error.message, message, path)
+    }
+    // E1's history answers once E1 is counted (404 until then).
+    const earliest = await waitFor('the history of E1', async () => {
+      const reply = await raw(base, '/api/v1/events/E1/history?to=0000-01-01T00:00:00.001Z')
+      return reply.status === 404 ? undefined : reply
+    })
+    assert.equal(earliest.status, 200, earliest.text.slice(0, 300))
+    assert.equal(earliest.body.from, '0000-01-01T00:00:00.000Z', 'the default span stops at year 0000')
+    // Node's own answer to a request without Host was a bare 400 with no body.
+    const noHost = await rawBytes(base, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')
+    assert.match(noHost, /^HTTP\/1\.1 400 /)
+    assert.match(noHost, /"code":"bad_request","message":"an HTTP\/1\.1 request must have a Host header"/)
     const badUrl = await raw(base, '/api/v1/events/%FF')
     assert.equal(badUrl.status, 400)
     assertErrorShape(badUrl, '/api/v1/events/%FF')

@@ -13,6 +13,18 @@ describe('parseHistoryQuery', () => {
     assert.deepEqual(result, { ok: true, query: { from: to - 7 * D, to, step: 'hour' } })
   })
 
+  test('should stop the default span at 0000-01-01, the earliest time the API takes', () => {
+    for (const step of ['hour', 'day']) {
+      const result = parseHistoryQuery({ to: '0000-01-01T00:00:00.001Z', step }, NOW)
+      assert.ok(result.ok, step)
+      assert.equal(new Date(result.query.from).toISOString(), '0000-01-01T00:00:00.000Z', step)
+      assert.equal(
+        new Date(result.query.to).toISOString(),
+        step === 'hour' ? '0000-01-01T01:00:00.000Z' : '0000-01-02T00:00:00.000Z',
+      )
+    }
+  })
+
   test('should round from down and to up to whole steps', () => {
     const result = parseHistoryQuery({ from: '2026-11-01T10:30', to: '2026-11-03T00:00:00.001Z', step: 'day' }, NOW)
     assert.deepEqual(result, {

@@ -143,6 +143,15 @@ describe('parseTopkQuery', () => {
     })
   }
 
+  test("should say to encode '+' when an offset arrived as a space", () => {
+    for (const text of ['2026-11-29T12:00 14:00', '2026-11-29T12:00:00 0530']) {
+      const error = rejected({ from: text, to: '2026-11-30' })
+      assert.equal(error.parameter, 'from')
+      assert.match(error.message, /a '\+' in a query string must be sent as %2B/, text)
+    }
+    assert.doesNotMatch(rejected({ from: 'yesterday' }).message, /%2B/)
+  })
+
   test('should refuse a date together with a window', () => {
     assert.equal(rejected({ date: '2021-03-01', from: '2021-03-01' }).parameter, 'date')
   })
