@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { Writable } from 'node:stream'
-import { describe, test } from 'node:test'
+import { describe, type TestContext, test } from 'node:test'
 import Fastify from 'fastify'
 import pino from 'pino'
 import type { IngestStatus, StatusFeed } from '../../../src/api/ingest-status.ts'
@@ -28,42 +28,50 @@ function countingStatusFeed() {
 const waitUntil = (what: string, check: () => boolean) =>
   waitFor(what, async () => (check() ? true : undefined), 10_000)
 
+/**
+ * The stream routes on a server of their own, with a real hub whose rankings are computed when the
+ * test says so (`pending`), a status feed that counts its listeners, and the log lines kept.
+ */
+async function streamServer(t: TestContext) {
+  const pending: Array<(body: string) => void> = []
+  const hub = createTopkStreamHub<TopkQuery>({
+    compute: () => new Promise<string>((resolve) => pending.push(resolve)),
+    clockDependent: () => false,
+    minIntervalMs: 0,
+    clockIntervalMs: 60_000,
+    retryMs: 1000,
+    logger: silentLogger,
+  })
+  const status = countingStatusFeed()
+  const lines: Array<{ level: number; msg: string }> = []
+  const logs = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()))
+      done()
+    },
+  })
+  const app = Fastify({ loggerInstance: pino({ level: 'debug' }, logs) })
+  await app.register(streamRoutes, {
+    hub,
+    status: status.feed,
+    maxStreams: 10,
+    maxQueries: 10,
+    maxK: 100,
+    maxWindowMs: 7 * 86_400_000,
+    heartbeatMs: 15_000,
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.after(async () => {
+    hub.close()
+    await app.close()
+  })
+  const { port } = app.server.address() as { port: number }
+  return { hub, pending, status, lines, port }
+}
+
 describe('GET /api/v1/events/topk/stream', () => {
   test('should keep nothing of a client that leaves before its first ranking, and log no warning for it', async (t) => {
-    // The first ranking is computed when the test says so.
-    const pending: Array<(body: string) => void> = []
-    const hub = createTopkStreamHub<TopkQuery>({
-      compute: () => new Promise<string>((resolve) => pending.push(resolve)),
-      clockDependent: () => false,
-      minIntervalMs: 0,
-      clockIntervalMs: 60_000,
-      retryMs: 1000,
-      logger: silentLogger,
-    })
-    const status = countingStatusFeed()
-    const lines: Array<{ level: number; msg: string }> = []
-    const logs = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()))
-        done()
-      },
-    })
-    const app = Fastify({ loggerInstance: pino({ level: 'debug' }, logs) })
-    await app.register(streamRoutes, {
-      hub,
-      status: status.feed,
-      maxStreams: 10,
-      maxQueries: 10,
-      maxK: 100,
-      maxWindowMs: 7 * 86_400_000,
-      heartbeatMs: 15_000,
-    })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    t.after(async () => {
-      hub.close()
-      await app.close()
-    })
-    const { port } = app.server.address() as { port: number }
+    const { hub, pending, status, lines, port } = await streamServer(t)
 
     const client = request({ host: '127.0.0.1', port, path: '/api/v1/events/topk/stream?k=3' })
     client.on('error', () => {}) // destroyed on purpose below
@@ -84,34 +92,11 @@ describe('GET /api/v1/events/topk/stream', () => {
   })
 
   test('should send each stream the reconnection time, then the ranking and the status as SSE events', async (t) => {
-    const pending: Array<(body: string) => void> = []
-    const hub = createTopkStreamHub<TopkQuery>({
-      compute: () => new Promise<string>((resolve) => pending.push(resolve)),
-      clockDependent: () => false,
-      minIntervalMs: 0,
-      clockIntervalMs: 60_000,
-      retryMs: 1000,
-      logger: silentLogger,
-    })
-    const status = countingStatusFeed()
-    const app = Fastify({ loggerInstance: pino({ level: 'silent' }) })
-    await app.register(streamRoutes, {
-      hub,
-      status: status.feed,
-      maxStreams: 10,
-      maxQueries: 10,
-      maxK: 100,
-      maxWindowMs: 7 * 86_400_000,
-      heartbeatMs: 15_000,
-    })
-    await app.listen({ host: '127.0.0.1', port: 0 })
+    const { hub, pending, port } = await streamServer(t)
     const clients: Array<{ text: string; close: () => void }> = []
-    t.after(async () => {
+    t.after(() => {
       for (const client of clients) client.close()
-      hub.close()
-      await app.close()
     })
-    const { port } = app.server.address() as { port: number }
     for (let i = 0; i < 2; i++) {
       const client = { text: '', close: () => {} }
       const req = request({ host: '127.0.0.1', port, path: '/api/v1/events/topk/stream?k=2&city=Z%C3%BCrich' })
