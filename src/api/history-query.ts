@@ -54,6 +54,7 @@ export function parseHistoryQuery(raw: RawQuery, now: number): HistoryQueryResul
     fromText === undefined ? Math.max(to - DEFAULT_HISTORY_MS, EARLIEST_INSTANT) : parseInstant(fromText)
   if (fromGiven === undefined) return fail('from', instantProblem('from', fromText))
   const from = stepStart(fromGiven, step)
+  if (from >= to && fromText === undefined) return fail('to', 'to must be after 0000-01-01T00:00:00Z')
   if (from >= to) return fail('from', 'from must be before to (to defaults to now)')
   const points = (to - from) / size
   if (points > MAX_HISTORY_POINTS) {

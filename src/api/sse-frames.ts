@@ -5,17 +5,15 @@
  * is written to every socket instead: a socket queues a reference to it, not a copy.
  *
  * The format is the HTML standard's (https://html.spec.whatwg.org/multipage/server-sent-events.html):
- * `event:` and one `data:` line per line of the data, `retry:` in ms, and a blank line that ends
- * the event.
+ * `event:` and one `data:` line per line of the data, and a blank line that ends the event.
  */
 /**
- * One event's bytes: `event: <event>`, the data's lines (CR, LF or CRLF split them, as the standard
- * reads them), and with `retryMs` the reconnection time a client keeps from then on.
+ * One event's bytes: `event: <event>`, then the data's lines (CR, LF or CRLF split them, as the
+ * standard reads them), then the blank line.
  */
-export function sseFrame(event: string, data: string, retryMs?: number): Buffer {
+export function sseFrame(event: string, data: string): Buffer {
   let text = `event: ${event}\n`
   for (const line of data.split(/\r\n|\r|\n/)) text += `data: ${line}\n`
-  if (retryMs !== undefined) text += `retry: ${retryMs}\n`
   return Buffer.from(`${text}\n`)
 }
 

@@ -40,7 +40,19 @@ async function writeFrame(reply: FastifyReply, frame: StreamEvent['data'], first
   if (!reply.sse.isConnected) throw new Error('the client has left')
   reply.sse.sendHeaders()
   if (first) reply.raw.write(RECONNECT_FRAME)
-  if (!reply.raw.write(frame)) await once(reply.raw, 'drain')
+  if (reply.raw.write(frame)) return
+  // A client that leaves while its socket is full sends no 'drain' (nor, always, an 'error').
+  const left = new AbortController()
+  try {
+    await Promise.race([
+      once(reply.raw, 'drain', { signal: left.signal }),
+      once(reply.raw, 'close', { signal: left.signal }).then(() => {
+        throw new Error('the client has left')
+      }),
+    ])
+  } finally {
+    left.abort()
+  }
 }
 
 export interface StreamRoutesOptions {
@@ -152,8 +164,9 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
         subscription.unsubscribe()
         throw error
       }
-      // The client left while the first ranking was computed: onClose has run, and whatever were
-      // added now (the status feed's listener) would never be removed.
+      // The stream was closed while the first ranking was computed (the client left, or the server
+      // is closing): onClose has run, and whatever were added now (the status feed's listener)
+      // would never be removed.
       if (closed) return
       writer.offer('ranking', rankingFrame(first), first.version)
       writer.offer('status', statusFrame(options.status.current()))

@@ -46,6 +46,14 @@ export async function ensureTopics(connection: KafkaConnection, topics: readonly
         })
         created.push(topic.name)
       } catch (error) {
+        // A name, a setting or a right the broker refuses is the set-up's to fix: say which, rather
+        // than retry forever.
+        const refusal = topicRefusal(error)
+        if (refusal !== undefined) {
+          throw new AppError(ErrorCodes.CONFIG_INVALID, `Kafka refused to create the topic ${topic.name}: ${refusal}`, {
+            cause: error,
+          })
+        }
         // Another process may have made it between our list and our create.
         if (!JSON.stringify(error).includes('TOPIC_ALREADY_EXISTS') && !/already exists/i.test(String(error))) {
           throw error
@@ -58,17 +66,8 @@ export async function ensureTopics(connection: KafkaConnection, topics: readonly
     )
     return created
   } catch (error) {
-    // A factor the cluster cannot hold is the set-up's to fix: no retry mends it.
+    // A factor the cluster cannot hold, or a topic the broker refuses: no retry mends it.
     if (isAppError(error, ErrorCodes.CONFIG_INVALID)) throw error
-    // So is a name, a setting or a right the broker refuses: say which, rather than retry forever.
-    const refusal = topicRefusal(error)
-    if (refusal !== undefined) {
-      throw new AppError(
-        ErrorCodes.CONFIG_INVALID,
-        `Kafka refused to create the topics ${topics.map((t) => t.name).join(', ')}: ${refusal}`,
-        { cause: error },
-      )
-    }
     throw new AppError(ErrorCodes.DEPENDENCY_FAILED, `could not create Kafka topics: ${(error as Error).message}`, {
       cause: error,
       retryable: true,

@@ -43,11 +43,11 @@ export function isRecordTooLarge(error: unknown): boolean {
 }
 
 // Kafka's answers to CreateTopics that no retry changes: the name, the settings or the rights are
-// the set-up's to fix (a broker that is down or electing answers otherwise, and is retried).
+// the set-up's to fix. Not INVALID_REPLICATION_FACTOR: ensureTopics sizes the factor by the live
+// brokers, so that answer means one went away since (a rolling restart), which passes.
 const TOPIC_REFUSALS = new Set([
   'INVALID_TOPIC_EXCEPTION',
   'INVALID_PARTITIONS',
-  'INVALID_REPLICATION_FACTOR',
   'INVALID_REPLICA_ASSIGNMENT',
   'INVALID_CONFIG',
   'POLICY_VIOLATION',

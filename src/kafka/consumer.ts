@@ -5,6 +5,8 @@ import { Consumer, type Message, MessagesStreamFallbackModes, MessagesStreamMode
 import type { ConsumedMessage, KafkaConnection, RecordHeader } from './records.ts'
 
 const FETCH_MAX_BYTES = 4 * 2 ** 20
+/** After the signal aborts, a join still under way gets this long to end (givenUpOnAbort). */
+const JOIN_ABORT_GRACE_MS = 2000
 const FETCH_MAX_BYTES_PER_PARTITION = 2 ** 20
 
 export interface GroupConsumerOptions {
@@ -23,7 +25,8 @@ export interface GroupConsumerOptions {
   readonly onBackgroundError?: (error: unknown) => void
   /**
    * Aborting it while the group is being joined gives up the join: createGroupConsumer rejects
-   * with the signal's reason at once and the client is closed in the background. A join waits on
+   * with the signal's reason unless the join ends within 2 s, and the client is closed in the
+   * background. A join waits on
    * the group's rebalance, which waits for every member to rejoin or to time out (a member that
    * died holds it up for its whole session timeout), so a stop must not wait on it.
    */
@@ -72,7 +75,8 @@ export async function createGroupConsumer(
     fallbackMode: MessagesStreamFallbackModes.EARLIEST,
   })
   try {
-    stream = options.signal === undefined ? await joining : await givenUpOnAbort(joining, options.signal)
+    stream =
+      options.signal === undefined ? await joining : await givenUpOnAbort(joining, options.signal, JOIN_ABORT_GRACE_MS)
   } catch (error) {
     // Otherwise its connections (and perhaps its group membership) outlive the failed attempt.
     closed = true
@@ -113,17 +117,28 @@ export async function createGroupConsumer(
   }
 }
 
-/** Retries a failed close every second or so until it goes through. */
-/** Settles as `pending` does, or rejects with the signal's reason once it aborts, whichever is first. */
-function givenUpOnAbort<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
+/**
+ * Settles as `pending` does, or rejects with the signal's reason `graceMs` after it aborts,
+ * whichever is first: a join about to end still ends, and its member can leave the group properly
+ * (the client sends no LeaveGroup for a member whose join it gave up), while one held up by a
+ * rebalance is given up.
+ */
+function givenUpOnAbort<T>(pending: Promise<T>, signal: AbortSignal, graceMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(signal.reason)
-    signal.addEventListener('abort', abort, { once: true })
-    pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort))
+    let timer: NodeJS.Timeout | undefined
+    const abort = () => {
+      timer = setTimeout(() => reject(signal.reason), graceMs)
+    }
+    if (signal.aborted) abort()
+    else signal.addEventListener('abort', abort, { once: true })
+    pending.then(resolve, reject).finally(() => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', abort)
+    })
   })
 }
 
+/** Retries a failed close every second or so until it goes through. */
 function closeInBackground(consumer: Consumer): void {
   const retry = (delay: number) => {
     const timer = setTimeout(() => {

@@ -56,7 +56,7 @@ describe('local Kafka broker', () => {
       (error: unknown) =>
         isAppError(error, ErrorCodes.CONFIG_INVALID) &&
         !error.retryable &&
-        error.message.includes(`Kafka refused to create the topics ${colliding}: INVALID_TOPIC_EXCEPTION`) &&
+        error.message.includes(`Kafka refused to create the topic ${colliding}: INVALID_TOPIC_EXCEPTION`) &&
         error.message.includes('collides with existing topic'),
     )
     await assert.rejects(describeTopics(config.kafka, [colliding]), /Unknown topic/)
@@ -91,7 +91,7 @@ describe('local Kafka broker', () => {
     assert.equal(code, 1, output.slice(-2000))
     assert.match(
       output,
-      /Kafka refused to create the topics [^"]*: INVALID_TOPIC_EXCEPTION[^"]*collides with existing topic/,
+      /Kafka refused to create the topic [^"]*: INVALID_TOPIC_EXCEPTION[^"]*collides with existing topic/,
     )
   })
 

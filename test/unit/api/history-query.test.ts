@@ -23,6 +23,11 @@ describe('parseHistoryQuery', () => {
         step === 'hour' ? '0000-01-01T01:00:00.000Z' : '0000-01-02T00:00:00.000Z',
       )
     }
+    // Nothing is before year 0000: the parameter at fault is the one given.
+    assert.deepEqual(parseHistoryQuery({ to: '0000-01-01T00:00:00Z' }, NOW), {
+      ok: false,
+      error: { parameter: 'to', message: 'to must be after 0000-01-01T00:00:00Z' },
+    })
   })
 
   test('should round from down and to up to whole steps', () => {

@@ -7,7 +7,6 @@ describe('sseFrame', () => {
     assert.equal(sseFrame('ranking', '{"k":1}').toString(), 'event: ranking\ndata: {"k":1}\n\n')
     assert.equal(sseFrame('x', 'a\nb\r\nc\rd').toString(), 'event: x\ndata: a\ndata: b\ndata: c\ndata: d\n\n')
     assert.equal(sseFrame('x', '').toString(), 'event: x\ndata: \n\n')
-    assert.equal(sseFrame('x', 'y', 1000).toString(), 'event: x\ndata: y\nretry: 1000\n\n')
   })
 
   test('should keep text that is not ASCII as UTF-8', () => {

@@ -48,6 +48,8 @@ describe('topicRefusal', () => {
   test('should leave out what may pass: an outage, an election, a topic made meanwhile', () => {
     assert.equal(topicRefusal(createTopicsFailure(5, null)), undefined) // LEADER_NOT_AVAILABLE
     assert.equal(topicRefusal(createTopicsFailure(41, null)), undefined) // NOT_CONTROLLER
+    // a broker gone since ensureTopics sized the factor by the live ones
+    assert.equal(topicRefusal(createTopicsFailure(38, 'only 2 broker(s) are registered')), undefined)
     assert.equal(topicRefusal(createTopicsFailure(36, null)), undefined) // TOPIC_ALREADY_EXISTS
     assert.equal(topicRefusal(new Error('connect ECONNREFUSED 127.0.0.1:9092')), undefined)
   })
