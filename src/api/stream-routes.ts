@@ -80,7 +80,13 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app:
   const statusFrame = createSharedFrames('status', (status: IngestStatus) => JSON.stringify(status))
   // Fastify's close waits for open responses, and a stream never ends by itself.
   app.addHook('preClose', async () => {
-    for (const reply of open) reply.sse.close()
+    for (const reply of open) {
+      // A stream still waiting for its first ranking has sent nothing: without its headers its
+      // end would be an empty 200, which EventSource takes as a failure and does not retry, where
+      // an event stream that ends makes it reconnect (to another process).
+      if (reply.sse.isConnected) reply.sse.sendHeaders()
+      reply.sse.close()
+    }
   })
 
   app.get(

@@ -61,12 +61,17 @@ async function streamServer(t: TestContext) {
     heartbeatMs: 15_000,
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
-  t.after(async () => {
-    hub.close()
-    await app.close()
-  })
+  let closed: Promise<void> | undefined
+  const close = () => {
+    closed ??= (async () => {
+      hub.close()
+      await app.close()
+    })()
+    return closed
+  }
+  t.after(close)
   const { port } = app.server.address() as { port: number }
-  return { hub, pending, status, lines, port }
+  return { hub, pending, status, lines, port, close }
 }
 
 describe('GET /api/v1/events/topk/stream', () => {
@@ -123,5 +128,33 @@ describe('GET /api/v1/events/topk/stream', () => {
       clients.map((c) => c.text),
       [expected, expected],
     )
+  })
+
+  // The timeout only bounds a failure: before the fix, the response never ended.
+  test('should end a stream still waiting for its first ranking as an event stream on shutdown', {
+    timeout: 60_000,
+  }, async (t) => {
+    const server = await streamServer(t)
+    const response = new Promise<{ status: number | undefined; type: string | undefined; body: string }>(
+      (resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: server.port, path: '/api/v1/events/topk/stream?k=3' }, (res) => {
+          let body = ''
+          res.setEncoding('utf8')
+          res.on('data', (chunk: string) => {
+            body += chunk
+          })
+          res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }))
+        })
+        req.on('error', reject)
+        req.end()
+      },
+    )
+    await waitUntil('the stream to wait for its first ranking', () => server.pending.length === 1)
+    await server.close()
+    // EventSource reconnects after an event stream that ends, not after an empty 200.
+    const { status, type, body } = await response
+    assert.equal(status, 200)
+    assert.equal(type, 'text/event-stream')
+    assert.equal(body, '')
   })
 })
