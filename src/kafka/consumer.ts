@@ -5,9 +5,9 @@ import { Consumer, type Message, MessagesStreamFallbackModes, MessagesStreamMode
 import type { ConsumedMessage, KafkaConnection, RecordHeader } from './records.ts'
 
 const FETCH_MAX_BYTES = 4 * 2 ** 20
+const FETCH_MAX_BYTES_PER_PARTITION = 2 ** 20
 /** After the signal aborts, a join still under way gets this long to end (givenUpOnAbort). */
 const JOIN_ABORT_GRACE_MS = 2000
-const FETCH_MAX_BYTES_PER_PARTITION = 2 ** 20
 
 export interface GroupConsumerOptions {
   readonly groupId: string
@@ -26,9 +26,9 @@ export interface GroupConsumerOptions {
   /**
    * Aborting it while the group is being joined gives up the join: createGroupConsumer rejects
    * with the signal's reason unless the join ends within 2 s, and the client is closed in the
-   * background. A join waits on
-   * the group's rebalance, which waits for every member to rejoin or to time out (a member that
-   * died holds it up for its whole session timeout), so a stop must not wait on it.
+   * background. A join waits on the group's rebalance, which waits for every member to rejoin or
+   * to time out (a member that died holds it up for its whole session timeout), so a stop must
+   * not wait on it.
    */
   readonly signal?: AbortSignal
 }
