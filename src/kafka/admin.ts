@@ -3,7 +3,7 @@
  */
 import { Admin } from '@platformatic/kafka'
 import { AppError, ErrorCodes, isAppError } from '../errors.ts'
-import { topicRefusal } from './broker-errors.ts'
+import { brokerErrors, topicRefusal } from './broker-errors.ts'
 import type { KafkaConnection } from './records.ts'
 import { type TopicReplication, topicReplication } from './replication.ts'
 
@@ -55,9 +55,8 @@ export async function ensureTopics(connection: KafkaConnection, topics: readonly
           })
         }
         // Another process may have made it between our list and our create.
-        if (!JSON.stringify(error).includes('TOPIC_ALREADY_EXISTS') && !/already exists/i.test(String(error))) {
-          throw error
-        }
+        const exists = brokerErrors(error).some(({ code }) => code === 'TOPIC_ALREADY_EXISTS')
+        if (!exists && !/already exists/i.test(String(error))) throw error
       }
     }
     await waitForLeaders(

@@ -16,6 +16,14 @@ describe('brokerErrors', () => {
       { code: 'INVALID_TOPIC_EXCEPTION', message: "Topic 'a.b' collides with existing topic: a_b" },
     ])
     assert.deepEqual(brokerErrors(new Error('wrapped', { cause: failure })), brokerErrors(failure))
+    // ensureTopics tells a topic made meanwhile by another process this way (JSON.stringify of the
+    // error, used before, holds none of the nested codes)
+    const exists = createTopicsFailure(36, "Topic 'x' already exists.")
+    assert.deepEqual(
+      brokerErrors(exists).map(({ code }) => code),
+      ['TOPIC_ALREADY_EXISTS'],
+    )
+    assert.equal(JSON.stringify(exists).includes('TOPIC_ALREADY_EXISTS'), false)
   })
 
   test('should find none in an error of our own or of the network, and survive a cycle', () => {
