@@ -30,7 +30,7 @@ import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { Command, InvalidArgumentError } from 'commander'
 import { createParser } from 'eventsource-parser'
 import { loadConfig } from '../src/config.ts'
 import { createRawProducer, deleteTopics, ensureTopics } from '../src/kafka/client.ts'
@@ -254,20 +254,35 @@ export async function runFreshnessBench(options: {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({
-    options: {
-      rate: { type: 'string' },
-      capacity: { type: 'string' },
-      'capacity-fraction': { type: 'string' },
-      seconds: { type: 'string', default: '30' },
-      'warmup-seconds': { type: 'string', default: '5' },
-    },
-  })
-  const result = await runFreshnessBench({
-    load: loadFromArgs(values),
-    seconds: positive('--seconds', values.seconds),
-    warmupSeconds: atLeastZero('--warmup-seconds', values['warmup-seconds']),
-  })
+  const program: Command = new Command('freshness')
+    .description(
+      'Produce → visible in top k, while `rsvp-topk serve` ingests a steady stream: a probe RSVP every 250 ms, polled with topk?k=1&topic=… every 10 ms and followed on the live stream.',
+    )
+    .option('--rate <n>', 'a fixed rate in RSVPs/s (default 10000 when --capacity is not given)', positiveNumber)
+    .option(
+      '--capacity <n>',
+      'an ingest capacity in RSVPs/s measured elsewhere; the rate is a fraction of it',
+      positiveNumber,
+    )
+    .option(
+      '--capacity-fraction <f>',
+      'with --capacity: the share of it to produce, at most 1 (default 0.3)',
+      positiveNumber,
+    )
+    .option('--seconds <n>', 'seconds of probes', positiveNumber, 30)
+    .option('--warmup-seconds <n>', 'seconds of load before the first probe', nonNegativeNumber, 5)
+    .addHelpText('after', '\nRun inside eval "$(./dev.sh env)". Writes bench/results/freshness.json (BENCHMARKS.md).')
+    .parse()
+  const opts = program.opts<{
+    rate?: number
+    capacity?: number
+    capacityFraction?: number
+    seconds: number
+    warmupSeconds: number
+  }>()
+  const load = loadFromOptions(opts)
+  if (typeof load === 'string') program.error(`error: ${load}`)
+  const result = await runFreshnessBench({ load, seconds: opts.seconds, warmupSeconds: opts.warmupSeconds })
   const file = fileURLToPath(new URL('./results/freshness.json', import.meta.url))
   writeFileSync(file, `${JSON.stringify({ ...result, machine: machine() }, null, 2)}\n`)
   console.log('written: bench/results/freshness.json')
@@ -294,26 +309,33 @@ async function followStream(
   return { close: () => abort.abort() }
 }
 
-/** --rate alone (default 10,000), or --capacity with an optional --capacity-fraction (default 0.3); not both. */
-function loadFromArgs(values: { rate?: string; capacity?: string; 'capacity-fraction'?: string }): FreshnessLoad {
-  if (values.capacity === undefined) {
-    if (values['capacity-fraction'] !== undefined) throw new Error('--capacity-fraction needs --capacity')
-    return { rate: positive('--rate', values.rate ?? '10000') }
+/**
+ * --rate alone (default 10,000), or --capacity with an optional --capacity-fraction (default 0.3);
+ * not both. A string says what is wrong with the combination.
+ */
+function loadFromOptions(opts: {
+  rate?: number
+  capacity?: number
+  capacityFraction?: number
+}): FreshnessLoad | string {
+  if (opts.capacity === undefined) {
+    if (opts.capacityFraction !== undefined) return '--capacity-fraction needs --capacity'
+    return { rate: opts.rate ?? 10_000 }
   }
-  if (values.rate !== undefined) throw new Error('give --rate or --capacity, not both')
-  const fraction = positive('--capacity-fraction', values['capacity-fraction'] ?? '0.3')
-  if (fraction > 1) throw new Error('--capacity-fraction must be at most 1')
-  return { capacity: positive('--capacity', values.capacity), fraction }
+  if (opts.rate !== undefined) return 'give --rate or --capacity, not both'
+  const fraction = opts.capacityFraction ?? 0.3
+  if (fraction > 1) return '--capacity-fraction must be at most 1'
+  return { capacity: opts.capacity, fraction }
 }
 
-function positive(flag: string, text: string): number {
+function positiveNumber(text: string): number {
   const n = Number(text)
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got ${text}`)
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a number > 0')
   return n
 }
 
-function atLeastZero(flag: string, text: string): number {
+function nonNegativeNumber(text: string): number {
   const n = Number(text)
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a number >= 0, got ${text}`)
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('a number >= 0')
   return n
 }

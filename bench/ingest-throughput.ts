@@ -2,7 +2,7 @@
  * Sustained ingest throughput: RSVPs per second from Kafka to committed PostgreSQL state.
  *
  *   eval "$(./dev.sh env)" && node bench/ingest-throughput.ts [--messages 1000000] [--seed 7]
- *     [--processes 1] [--no-profile] [--no-verify] [--heap-snapshot] [--out bench/results/ingest.json]
+ *     [--processes 1] [--no-profile] [--no-verify] [--heap-snapshot] [--node-flags "…"] [--out bench/results/ingest.json] [--help]
  *
  * Fills a fresh 6-partition topic with a generated stream (the producer's speed is reported but
  * not counted), then starts real `rsvp-topk ingest` processes (one unless --processes) on a fresh
@@ -20,7 +20,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { Command } from 'commander'
 import { loadConfig } from '../src/config.ts'
 import { deleteTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
@@ -33,30 +33,55 @@ import {
   fillTopic,
   machine,
   machineCpuSeconds,
+  nonNegativeInteger,
   peakRssMb,
+  positiveInteger,
   processCpuSeconds,
   type StatementTime,
   statementTimes,
 } from './support.ts'
 
-const { values: args } = parseArgs({
-  allowNegative: true,
-  options: {
-    messages: { type: 'string', default: '1000000' },
-    seed: { type: 'string', default: '7' },
-    events: { type: 'string', default: '100000' },
-    processes: { type: 'string', default: '1' },
-    profile: { type: 'boolean', default: true },
-    verify: { type: 'boolean', default: true },
-    'heap-snapshot': { type: 'boolean', default: false },
-    // V8 flags for the ingest processes, e.g. --node-flags=--max-old-space-size=200
-    'node-flags': { type: 'string', default: '' },
-    // where the JSON goes, e.g. another file for the clustered stack's figures
-    out: { type: 'string', default: 'bench/results/ingest.json' },
-  },
-})
-const total = Number(args.messages)
-const processCount = Number(args.processes)
+const args = new Command('ingest-throughput')
+  .description(
+    'RSVPs/s from Kafka to committed PostgreSQL state: real `rsvp-topk ingest` processes catching up a topic that already holds a generated stream, on a fresh database, checked exact against the contract.',
+  )
+  .option('--messages <n>', 'generated messages in the backlog', positiveInteger, 1_000_000)
+  .option('--seed <n>', "the generator's seed", nonNegativeInteger, 7)
+  .option('--events <n>', 'events the generated RSVPs are spread over', positiveInteger, 100_000)
+  .option('--processes <n>', '`rsvp-topk ingest` processes in the consumer group', positiveInteger, 1)
+  .option('--no-profile', 'skip the second run under --cpu-prof')
+  .option(
+    '--no-verify',
+    "skip checking the database against the contract's oracle (faster; the figure is then unchecked)",
+  )
+  .option('--heap-snapshot', 'in the profiled run, write a heap snapshot half way through and summarise it', false)
+  .option(
+    '--node-flags <flags>',
+    'V8 flags for the ingest processes, space-separated, e.g. "--max-semi-space-size=16 --max-old-space-size=1024" (replace the command\'s own heap flags)',
+    '',
+  )
+  .option('--out <file>', 'the JSON result file', 'bench/results/ingest.json')
+  .addHelpText(
+    'after',
+    `
+Run inside eval "$(./dev.sh env)". Settings of the ingest (INGEST_BATCH_MAX_MB, INGEST_READ_AHEAD_MESSAGES, …)
+come from the environment. Prints RSVPs/s, the peak RSS and where it was, the ingest's CPU and PostgreSQL's
+statement time per message, and the CPU profile by area (BENCHMARKS.md).`,
+  )
+  .parse()
+  .opts<{
+    messages: number
+    seed: number
+    events: number
+    processes: number
+    profile: boolean
+    verify: boolean
+    heapSnapshot: boolean
+    nodeFlags: string
+    out: string
+  }>()
+const total = args.messages
+const processCount = args.processes
 const root = fileURLToPath(new URL('../', import.meta.url))
 const resultsDir = join(root, 'bench/results')
 const profileDir = join(resultsDir, `ingest-profile-${Date.now()}`)
@@ -67,7 +92,7 @@ const logger = createLogger('silent')
 const run = `bench_${Date.now().toString(36)}`
 
 console.log(`producing ${total.toLocaleString()} generated RSVP messages to topic ${run} …`)
-const streamOptions = { count: total, seed: Number(args.seed), events: Number(args.events) }
+const streamOptions = { count: total, seed: args.seed, events: args.events }
 const producedPerSecond = await fillTopic(config, run, streamOptions)
 console.log(`produced at ${producedPerSecond.toLocaleString()} msgs/s`)
 
@@ -113,7 +138,7 @@ async function measure(
     const child = spawn(
       process.execPath,
       [
-        ...(args['node-flags'] ? args['node-flags'].split(' ').filter(Boolean) : []),
+        ...args.nodeFlags.split(' ').filter(Boolean),
         ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         ...(options.heapSnapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`] : []),
         join(root, 'bin/rsvp-topk.js'),
@@ -260,7 +285,7 @@ let profiled: Measurement | undefined
 try {
   plain = await measure('plain', { profile: false, verify: args.verify })
   if (args.profile) {
-    profiled = await measure('profiled', { profile: true, verify: false, heapSnapshot: args['heap-snapshot'] })
+    profiled = await measure('profiled', { profile: true, verify: false, heapSnapshot: args.heapSnapshot })
   }
 } finally {
   await deleteTopics(config.kafka, [run, `${run}.dlq`])

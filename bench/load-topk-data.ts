@@ -20,11 +20,12 @@
  * - ~N/20 groups (cities, countries, topics), ~N/10 venues, 13% of events without a venue.
  *   Members are not generated: the service keeps nothing of them.
  */
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
 import { loadConfig } from '../src/config.ts'
 import { createLogger } from '../src/observability/logger.ts'
 import { migrate } from '../src/store/migrate.ts'
 import { createPostgres, type Queryable } from '../src/store/postgres.ts'
+import { positiveInteger } from './support.ts'
 
 /** Bumped whenever the generated rows change, so an old load is not mistaken for the new one. */
 const GENERATOR = 'topk-v1'
@@ -395,12 +396,6 @@ export async function selfCheck(
   log(
     `self-check passed: ${Number(t.yes_rsvps).toLocaleString()} yes RSVPs, ${Number(t.yes_attendees).toLocaleString()} attendees${options.verify ? ', every event, day and hour matches' : ''}`,
   )
-}
-
-export function positiveInteger(text: string): number {
-  const value = Number(text.replaceAll('_', ''))
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('a positive integer')
-  return value
 }
 
 if (import.meta.main) {

@@ -36,7 +36,7 @@ import { writeFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { Command } from 'commander'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { type Config, loadConfig } from '../src/config.ts'
@@ -44,7 +44,15 @@ import { parseRsvp } from '../src/domain/parse-rsvp.ts'
 import { createGroupConsumer, deleteTopics } from '../src/kafka/client.ts'
 import { type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
-import { createFreshDatabase, type FreshDatabase, fillTopic, machine, silent } from './support.ts'
+import {
+  createFreshDatabase,
+  type FreshDatabase,
+  fillTopic,
+  machine,
+  nonNegativeInteger,
+  positiveInteger,
+  silent,
+} from './support.ts'
 
 export interface RawResult {
   readonly raw_consume_msgs_per_s: number
@@ -251,18 +259,17 @@ async function checkKeyed(db: Postgres, rows: readonly Row[], upserted: number):
 const round2 = (n: number) => Math.round(n * 100) / 100
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({
-    options: {
-      messages: { type: 'string', default: '1000000' },
-      seed: { type: 'string', default: '7' },
-      events: { type: 'string', default: '100000' },
-    },
-  })
-  const result = await runRawBench({
-    messages: Number(values.messages),
-    seed: Number(values.seed),
-    events: Number(values.events),
-  })
+  const opts = new Command('raw-throughput')
+    .description(
+      'The limits under the ingest figure on the same generated messages: raw consume (the Kafka client reading and discarding), raw COPY into a plain table, and the upsert floor (COPY into staging + one INSERT … ON CONFLICT … WHERE newer), checked exact.',
+    )
+    .option('--messages <n>', 'generated messages', positiveInteger, 1_000_000)
+    .option('--seed <n>', "the generator's seed", nonNegativeInteger, 7)
+    .option('--events <n>', 'events the generated RSVPs are spread over', positiveInteger, 100_000)
+    .addHelpText('after', '\nRun inside eval "$(./dev.sh env)". Writes bench/results/raw.json (BENCHMARKS.md).')
+    .parse()
+    .opts<{ messages: number; seed: number; events: number }>()
+  const result = await runRawBench(opts)
   const file = fileURLToPath(new URL('./results/raw.json', import.meta.url))
   writeFileSync(file, `${JSON.stringify({ ...result, machine: machine() }, null, 2)}\n`)
   console.log('written: bench/results/raw.json')

@@ -19,28 +19,31 @@ import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { Command } from 'commander'
 import { createParser } from 'eventsource-parser'
 import { loadConfig } from '../src/config.ts'
 import { createRawProducer, deleteTopics } from '../src/kafka/client.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { freePort } from '../test/helpers.ts'
 import { metricValue } from '../test/support/http.ts'
-import { createFreshDatabase, fillTopic, machine, peakRssMb, silent } from './support.ts'
+import { createFreshDatabase, fillTopic, machine, peakRssMb, positiveInteger, silent } from './support.ts'
 
-const { values: args } = parseArgs({
-  options: {
-    streams: { type: 'string', default: '1000' },
-    batches: { type: 'string', default: '40' },
-    rate: { type: 'string', default: '10' },
-    // k of every query: with k=1000 each ranking is about half a megabyte, sent to every stream
-    k: { type: 'string', default: '10' },
-  },
-})
-const streamCount = Number(args.streams)
-const batchCount = Number(args.batches)
-const rate = Number(args.rate)
-const QUERIES = ['', '&country=us', '&topic=softwaredev', '&last=24h'].map((filter) => `k=${Number(args.k)}${filter}`)
+const args = new Command('stream-fanout')
+  .description(
+    "Live streams at scale: `rsvp-topk ingest` and `rsvp-topk api` on a fresh database, many live top-k streams over four queries while RSVPs arrive batch by batch; prints the top-k statements PostgreSQL ran against batches × queries, and the api's peak RSS.",
+  )
+  .option('--streams <n>', 'live streams opened, spread over four queries', positiveInteger, 1000)
+  .option('--batches <n>', 'RSVPs sent while the streams are open, each its own batch', positiveInteger, 40)
+  .option('--rate <n>', 'of those, sent per second', positiveInteger, 10)
+  // with k=1000 each ranking is about half a megabyte, sent to every stream
+  .option('--k <n>', 'k of every query', positiveInteger, 10)
+  .addHelpText('after', '\nRun inside eval "$(./dev.sh env)". Writes bench/results/stream-fanout.json.')
+  .parse()
+  .opts<{ streams: number; batches: number; rate: number; k: number }>()
+const streamCount = args.streams
+const batchCount = args.batches
+const rate = args.rate
+const QUERIES = ['', '&country=us', '&topic=softwaredev', '&last=24h'].map((filter) => `k=${args.k}${filter}`)
 // The statements of store/topk-queries.ts: all-time, per day, and the window's CTE.
 const TOPK_STATEMENTS = `(query LIKE 'SELECT e.event_id, e.yes_rsvps%' OR query LIKE 'SELECT c.event_id, c.yes_rsvps%' OR query LIKE 'WITH counted AS%')`
 
@@ -183,7 +186,7 @@ try {
     stream_fanout_topk_statements: statements,
     stream_fanout_statements_per_batch_per_query: Math.round((statements / batches / QUERIES.length) * 100) / 100,
     stream_fanout_rankings_received: received,
-    stream_fanout_k: Number(args.k),
+    stream_fanout_k: args.k,
     stream_fanout_api_rss_mb: Math.round(
       (metricValue(apiAfter, 'rsvp_topk_process_resident_memory_bytes') ?? 0) / 2 ** 20,
     ),

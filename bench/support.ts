@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
+import { InvalidArgumentError } from 'commander'
 import type { Config } from '../src/config.ts'
 import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
@@ -161,4 +162,18 @@ export async function statementTimes(config: Config, database: string): Promise<
   } finally {
     await stats.close()
   }
+}
+
+/** A command-line value that must be a positive integer (`_` allowed as a digit separator); commander's error otherwise. */
+export function positiveInteger(text: string): number {
+  const value = Number(text.replaceAll('_', ''))
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('a positive integer')
+  return value
+}
+
+/** The same for an integer that may be 0. */
+export function nonNegativeInteger(text: string): number {
+  const value = Number(text.replaceAll('_', ''))
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError('an integer >= 0')
+  return value
 }
