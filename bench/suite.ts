@@ -59,6 +59,28 @@ const FRESHNESS_CAPACITY_FRACTION = 0.3
 const number = (figures: Figures, key: string) =>
   typeof figures[key] === 'number' ? (figures[key] as number) : Number.NaN
 
+interface AtTargetRate {
+  readonly p50: number | null
+  readonly p99: number | null
+  readonly rps: number | null
+  readonly connections: number | null
+}
+
+/**
+ * The k=10 run that served the target rate (bench/topk-latency.ts: of the runs at >= 10,000
+ * requests/s with every answer a 2xx, the one with the lowest p99); each figure null when no run
+ * reached the rate.
+ */
+function atTargetRate(figures: Figures): AtTargetRate {
+  const figure = (key: string) => (typeof figures[key] === 'number' ? (figures[key] as number) : null)
+  return {
+    p50: figure('topk_k10_at_target_rps_p50_ms'),
+    p99: figure('topk_k10_at_target_rps_p99_ms'),
+    rps: figure('topk_k10_at_target_rps_rps'),
+    connections: figure('topk_k10_at_target_rps_connections'),
+  }
+}
+
 const messages = quick ? '100000' : '1000000'
 const ingest = run('ingest', 'bench/ingest-throughput.ts', ['--messages', messages], 'ingest.json')
 const raw = run('raw limits', 'bench/raw-throughput.ts', ['--messages', messages], 'raw.json')
@@ -129,19 +151,27 @@ const latest = {
   freshness_p99_ms: number(freshness, 'freshness_p99_ms'),
   freshness_pushed_p50_ms: number(freshness, 'freshness_pushed_p50_ms'),
   freshness_pushed_p99_ms: number(freshness, 'freshness_pushed_p99_ms'),
-  topk_k10_p50_ms: number(topk, 'topk_k10_p50_ms'),
-  topk_k10_p99_ms: number(topk, 'topk_k10_p99_ms'),
-  topk_k10_rps: number(topk, 'topk_k10_rps'),
+  // A latency target at a request rate ("p99 <= 5 ms at >= 10,000 requests/s") is read at that
+  // rate: of the k=10 runs (64 connections and the sweep's 8, 16, 32) that reached 10,000 requests/s
+  // with every answer a 2xx, the one with the lowest p99, and its p50, rate and connections (all
+  // null: no run reached the rate). 64 closed-loop connections alone wait 64 / throughput on
+  // average (Little's law), so that run's figures, kept under `_64conn_`, measure the load
+  // generator's queue at whatever rate it reached, not the latency at the target's rate.
+  topk_k10_p50_ms: atTargetRate(topk).p50,
+  topk_k10_p99_ms: atTargetRate(topk).p99,
+  topk_k10_rps: atTargetRate(topk).rps,
+  topk_k10_connections: atTargetRate(topk).connections,
+  topk_k10_64conn_p50_ms: number(topk, 'topk_k10_p50_ms'),
+  topk_k10_64conn_p99_ms: number(topk, 'topk_k10_p99_ms'),
+  topk_k10_64conn_rps: number(topk, 'topk_k10_rps'),
   topk_k100_p99_ms: number(topk, 'topk_k100_p99_ms'),
-  topk_k10_nocache_p50_ms: number(topkNoReuse, 'topk_k10_p50_ms'),
-  topk_k10_nocache_p99_ms: number(topkNoReuse, 'topk_k10_p99_ms'),
-  topk_k10_nocache_rps: number(topkNoReuse, 'topk_k10_rps'),
-  // of the no-reuse k=10 runs at 64, 32, 16 and 8 connections that reached 10,000 requests/s with
-  // every answer a 2xx, the lowest p99 (null: none did)
-  topk_k10_nocache_at_10k_p99_ms: topkNoReuse.topk_k10_at_target_rps_p99_ms ?? null,
-  topk_k10_nocache_at_10k_rps: topkNoReuse.topk_k10_at_target_rps_rps ?? null,
-  topk_k10_nocache_at_10k_connections: topkNoReuse.topk_k10_at_target_rps_connections ?? null,
-  topk_k10_at_10k_p99_ms: topk.topk_k10_at_target_rps_p99_ms ?? null,
+  topk_k10_nocache_p50_ms: atTargetRate(topkNoReuse).p50,
+  topk_k10_nocache_p99_ms: atTargetRate(topkNoReuse).p99,
+  topk_k10_nocache_rps: atTargetRate(topkNoReuse).rps,
+  topk_k10_nocache_connections: atTargetRate(topkNoReuse).connections,
+  topk_k10_nocache_64conn_p50_ms: number(topkNoReuse, 'topk_k10_p50_ms'),
+  topk_k10_nocache_64conn_p99_ms: number(topkNoReuse, 'topk_k10_p99_ms'),
+  topk_k10_nocache_64conn_rps: number(topkNoReuse, 'topk_k10_rps'),
   // the same with TOPK_COALESCE=false: every request its own statement (the cost of one answer)
   topk_k10_nocache_uncoalesced_p50_ms: number(topkUncoalesced, 'topk_k10_p50_ms'),
   topk_k10_nocache_uncoalesced_p99_ms: number(topkUncoalesced, 'topk_k10_p99_ms'),
@@ -161,10 +191,15 @@ const latest = {
 writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(latest, null, 2)}\n`)
 
 type Row = [string, number, string, boolean | undefined]
-/** The p99 of a top-k sweep at >= 10,000 requests/s, or a row saying no run reached that rate. */
-function atTenThousand(name: string, p99: unknown): Row[] {
+/**
+ * A latency target at a request rate: the p99 of the run that served >= 10,000 requests/s, or a
+ * row saying no run reached that rate.
+ */
+function atTenThousand(name: string, p99: number | null, rps: number | null, connections: number | null): Row[] {
+  if (p99 === null || rps === null) return [[`${name} (no run >= 10k/s)`, Number.NaN, '<= 5 at 10k/s', false]]
   return [
-    typeof p99 === 'number' ? [name, p99, '<= 5', p99 <= 5] : [`${name} (no run >= 10k/s)`, Number.NaN, '<= 5', false],
+    [name, p99, '<= 5 at 10k/s', p99 <= 5],
+    [`  at req/s (${connections} connections)`, rps, '>= 10,000', rps >= 10_000],
   ]
 }
 const rows: Row[] = [
@@ -189,24 +224,29 @@ const rows: Row[] = [
   ['freshness_p99_ms', latest.freshness_p99_ms, '<= 1,000', latest.freshness_p99_ms <= 1000],
   ['freshness_pushed_p50_ms', latest.freshness_pushed_p50_ms, '', undefined],
   ['freshness_pushed_p99_ms', latest.freshness_pushed_p99_ms, '', undefined],
-  ['topk_k10_p50_ms', latest.topk_k10_p50_ms, '', undefined],
-  ['topk_k10_p99_ms', latest.topk_k10_p99_ms, '<= 5', latest.topk_k10_p99_ms <= 5],
-  ['topk_k10_rps', latest.topk_k10_rps, '>= 10,000', latest.topk_k10_rps >= 10_000],
-  ...atTenThousand('  at 10k/s: p99_ms', latest.topk_k10_at_10k_p99_ms),
+  ['topk_k10_p50_ms', latest.topk_k10_p50_ms ?? Number.NaN, '', undefined],
+  ...atTenThousand('topk_k10_p99_ms', latest.topk_k10_p99_ms, latest.topk_k10_rps, latest.topk_k10_connections),
+  ['  64 connections: p99_ms', latest.topk_k10_64conn_p99_ms, '', undefined],
+  ['  64 connections: rps', latest.topk_k10_64conn_rps, '', undefined],
   ['topk_k100_p99_ms', latest.topk_k100_p99_ms, '', undefined],
-  ['topk_k10_nocache_p50_ms', latest.topk_k10_nocache_p50_ms, '', undefined],
-  ['topk_k10_nocache_p99_ms', latest.topk_k10_nocache_p99_ms, '<= 5', latest.topk_k10_nocache_p99_ms <= 5],
-  ['topk_k10_nocache_rps', latest.topk_k10_nocache_rps, '>= 10,000', latest.topk_k10_nocache_rps >= 10_000],
-  ...atTenThousand('  at 10k/s: nocache p99_ms', latest.topk_k10_nocache_at_10k_p99_ms),
+  ['topk_k10_nocache_p50_ms', latest.topk_k10_nocache_p50_ms ?? Number.NaN, '', undefined],
+  ...atTenThousand(
+    'topk_k10_nocache_p99_ms',
+    latest.topk_k10_nocache_p99_ms,
+    latest.topk_k10_nocache_rps,
+    latest.topk_k10_nocache_connections,
+  ),
+  ['  64 connections: p99_ms', latest.topk_k10_nocache_64conn_p99_ms, '', undefined],
+  ['  64 connections: rps', latest.topk_k10_nocache_64conn_rps, '', undefined],
   ['  uncoalesced p99_ms', latest.topk_k10_nocache_uncoalesced_p99_ms, '', undefined],
   ['  uncoalesced rps', latest.topk_k10_nocache_uncoalesced_rps, '', undefined],
   ['topk_date_k10_p99_ms', latest.topk_date_k10_p99_ms, '', undefined],
   ['naive_topk_k10_ms', latest.naive_topk_k10_ms, '', undefined],
   [
     'naive / top-k k=10 p50',
-    latest.naive_topk_k10_ms / latest.topk_k10_p50_ms,
+    latest.naive_topk_k10_ms / latest.topk_k10_64conn_p50_ms,
     '>= 100',
-    latest.naive_topk_k10_ms >= 100 * latest.topk_k10_p50_ms,
+    latest.naive_topk_k10_ms >= 100 * latest.topk_k10_64conn_p50_ms,
   ],
   ['ingest_peak_rss_mb', latest.ingest_peak_rss_mb, '<= 300', latest.ingest_peak_rss_mb <= 300],
   ['serve_peak_rss_mb', latest.serve_peak_rss_mb, '<= 300', latest.serve_peak_rss_mb <= 300],
@@ -216,11 +256,11 @@ console.log(`\nrsvp-topk benchmarks${quick ? ' (--quick: smaller runs, not the t
 console.log(
   `machine: ${latest.machine.cores} cores, ${latest.machine.memory_gb} GB (${latest.machine.cpu}); node ${process.version}, kafka ${kafka}, postgres ${postgres}, redis ${redis}`,
 )
-console.log(`${'figure'.padEnd(28)} ${'value'.padStart(14)}  ${'target'.padEnd(10)} met`)
+console.log(`${'figure'.padEnd(28)} ${'value'.padStart(14)}  ${'target'.padEnd(17)} met`)
 for (const [name, value, target, met] of rows) {
   const shown = Number.isInteger(value) ? value.toLocaleString('en') : value.toFixed(value < 1 ? 3 : value < 10 ? 2 : 1)
   console.log(
-    `${name.padEnd(28)} ${shown.padStart(14)}  ${target.padEnd(10)} ${met === undefined ? '' : met ? 'yes' : 'NO'}`,
+    `${name.padEnd(28)} ${shown.padStart(14)}  ${target.padEnd(17)} ${met === undefined ? '' : met ? 'yes' : 'NO'}`,
   )
 }
 console.log(

@@ -515,6 +515,7 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         p99_ms: round(m.p99),
         rps: Math.round(m.rps),
       })),
+      topk_k10_at_target_rps_p50_ms: atTargetRate ? round(atTargetRate.p50) : null,
       topk_k10_at_target_rps_p99_ms: atTargetRate ? round(atTargetRate.p99) : null,
       topk_k10_at_target_rps_rps: atTargetRate ? Math.round(atTargetRate.rps) : null,
       topk_k10_at_target_rps_connections: atTargetRate?.connections ?? null,
