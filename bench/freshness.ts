@@ -30,13 +30,13 @@ import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
 import { createParser } from 'eventsource-parser'
 import { loadConfig } from '../src/config.ts'
 import { createRawProducer, deleteTopics, ensureTopics } from '../src/kafka/client.ts'
 import { generateStream } from '../src/producer/generator.ts'
 import { freePort } from '../test/helpers.ts'
-import { createFreshDatabase, machine, peakRssMb } from './support.ts'
+import { createFreshDatabase, machine, nonNegativeNumber, peakRssMb, positiveNumber } from './support.ts'
 
 export interface FreshnessResult {
   readonly freshness_p50_ms: number
@@ -326,16 +326,4 @@ function loadFromOptions(opts: {
   const fraction = opts.capacityFraction ?? 0.3
   if (fraction > 1) return '--capacity-fraction must be at most 1'
   return { capacity: opts.capacity, fraction }
-}
-
-function positiveNumber(text: string): number {
-  const n = Number(text)
-  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a number > 0')
-  return n
-}
-
-function nonNegativeNumber(text: string): number {
-  const n = Number(text)
-  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('a number >= 0')
-  return n
 }

@@ -24,13 +24,14 @@ import { Command } from 'commander'
 import { loadConfig } from '../src/config.ts'
 import { deleteTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
-import { generateStream } from '../src/producer/generator.ts'
+import { GENERATOR_LIMITS, generateStream } from '../src/producer/generator.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { assertStoreMatchesContract } from '../test/support/ingest-harness.ts'
 import { summariseHeapSnapshot } from './heap-summary.ts'
 import {
   createFreshDatabase,
   fillTopic,
+  integerBetween,
   machine,
   machineCpuSeconds,
   nonNegativeInteger,
@@ -41,13 +42,18 @@ import {
   statementTimes,
 } from './support.ts'
 
-const args = new Command('ingest-throughput')
+const program: Command = new Command('ingest-throughput')
   .description(
     'RSVPs/s from Kafka to committed PostgreSQL state: real `rsvp-topk ingest` processes catching up a topic that already holds a generated stream, on a fresh database, checked exact against the contract.',
   )
   .option('--messages <n>', 'generated messages in the backlog', positiveInteger, 1_000_000)
   .option('--seed <n>', "the generator's seed", nonNegativeInteger, 7)
-  .option('--events <n>', 'events the generated RSVPs are spread over', positiveInteger, 100_000)
+  .option(
+    '--events <n>',
+    'events the generated RSVPs are spread over',
+    integerBetween(1, GENERATOR_LIMITS.events),
+    100_000,
+  )
   .option('--processes <n>', '`rsvp-topk ingest` processes in the consumer group', positiveInteger, 1)
   .option('--no-profile', 'skip the second run under --cpu-prof')
   .option(
@@ -57,7 +63,7 @@ const args = new Command('ingest-throughput')
   .option('--heap-snapshot', 'in the profiled run, write a heap snapshot half way through and summarise it', false)
   .option(
     '--node-flags <flags>',
-    'V8 flags for the ingest processes, space-separated, e.g. "--max-semi-space-size=16 --max-old-space-size=1024" (replace the command\'s own heap flags)',
+    'V8 flags for the ingest processes, space-separated, e.g. "--max-semi-space-size=16 --max-old-space-size=1024"; one that sizes the heap replaces the command\'s own heap flags (src/heap-flags.ts)',
     '',
   )
   .option('--out <file>', 'the JSON result file', 'bench/results/ingest.json')
@@ -69,17 +75,19 @@ come from the environment. Prints RSVPs/s, the peak RSS and where it was, the in
 statement time per message, and the CPU profile by area (BENCHMARKS.md).`,
   )
   .parse()
-  .opts<{
-    messages: number
-    seed: number
-    events: number
-    processes: number
-    profile: boolean
-    verify: boolean
-    heapSnapshot: boolean
-    nodeFlags: string
-    out: string
-  }>()
+const args = program.opts<{
+  messages: number
+  seed: number
+  events: number
+  processes: number
+  profile: boolean
+  verify: boolean
+  heapSnapshot: boolean
+  nodeFlags: string
+  out: string
+}>()
+if (args.heapSnapshot && !args.profile)
+  program.error('error: --heap-snapshot is taken in the profiled run: drop --no-profile')
 const total = args.messages
 const processCount = args.processes
 const root = fileURLToPath(new URL('../', import.meta.url))

@@ -42,12 +42,13 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { type Config, loadConfig } from '../src/config.ts'
 import { parseRsvp } from '../src/domain/parse-rsvp.ts'
 import { createGroupConsumer, deleteTopics } from '../src/kafka/client.ts'
-import { type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
+import { GENERATOR_LIMITS, type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
 import {
   createFreshDatabase,
   type FreshDatabase,
   fillTopic,
+  integerBetween,
   machine,
   nonNegativeInteger,
   positiveInteger,
@@ -265,7 +266,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     )
     .option('--messages <n>', 'generated messages', positiveInteger, 1_000_000)
     .option('--seed <n>', "the generator's seed", nonNegativeInteger, 7)
-    .option('--events <n>', 'events the generated RSVPs are spread over', positiveInteger, 100_000)
+    .option(
+      '--events <n>',
+      'events the generated RSVPs are spread over',
+      integerBetween(1, GENERATOR_LIMITS.events),
+      100_000,
+    )
     .addHelpText('after', '\nRun inside eval "$(./dev.sh env)". Writes bench/results/raw.json (BENCHMARKS.md).')
     .parse()
     .opts<{ messages: number; seed: number; events: number }>()

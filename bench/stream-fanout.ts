@@ -26,20 +26,31 @@ import { createRawProducer, deleteTopics } from '../src/kafka/client.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { freePort } from '../test/helpers.ts'
 import { metricValue } from '../test/support/http.ts'
-import { createFreshDatabase, fillTopic, machine, peakRssMb, positiveInteger, silent } from './support.ts'
+import {
+  createFreshDatabase,
+  fillTopic,
+  machine,
+  peakRssMb,
+  positiveInteger,
+  positiveNumber,
+  silent,
+} from './support.ts'
 
-const args = new Command('stream-fanout')
+const program: Command = new Command('stream-fanout')
   .description(
     "Live streams at scale: `rsvp-topk ingest` and `rsvp-topk api` on a fresh database, many live top-k streams over four queries while RSVPs arrive batch by batch; prints the top-k statements PostgreSQL ran against batches × queries, and the api's peak RSS.",
   )
   .option('--streams <n>', 'live streams opened, spread over four queries', positiveInteger, 1000)
   .option('--batches <n>', 'RSVPs sent while the streams are open, each its own batch', positiveInteger, 40)
-  .option('--rate <n>', 'of those, sent per second', positiveInteger, 10)
+  .option('--rate <n>', 'of those, sent per second (0.5: one every 2 s)', positiveNumber, 10)
   // with k=1000 each ranking is about half a megabyte, sent to every stream
   .option('--k <n>', 'k of every query', positiveInteger, 10)
-  .addHelpText('after', '\nRun inside eval "$(./dev.sh env)". Writes bench/results/stream-fanout.json.')
+  .addHelpText(
+    'after',
+    '\nRun inside eval "$(./dev.sh env)"; --k is at most the api\'s TOPK_MAX_K. Writes bench/results/stream-fanout.json.',
+  )
   .parse()
-  .opts<{ streams: number; batches: number; rate: number; k: number }>()
+const args = program.opts<{ streams: number; batches: number; rate: number; k: number }>()
 const streamCount = args.streams
 const batchCount = args.batches
 const rate = args.rate
@@ -48,6 +59,8 @@ const QUERIES = ['', '&country=us', '&topic=softwaredev', '&last=24h'].map((filt
 const TOPK_STATEMENTS = `(query LIKE 'SELECT e.event_id, e.yes_rsvps%' OR query LIKE 'SELECT c.event_id, c.yes_rsvps%' OR query LIKE 'WITH counted AS%')`
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' })
+// The api would refuse every stream, but only after the database, the topic and both processes.
+if (args.k > config.http.maxK) program.error(`error: --k ${args.k} is above the api's TOPK_MAX_K (${config.http.maxK})`)
 const run = `fanout_${Date.now().toString(36)}`
 const database = await createFreshDatabase(config, run)
 const stats = createPostgres({ url: config.postgres.url, poolSize: 1 }, { logger: silent })

@@ -187,6 +187,9 @@ const latest = {
   machine: machine(),
   versions: { node: process.version, kafka, postgres, redis, commit: gitCommit() },
   finished_at: new Date().toISOString(),
+  // --from-results: the figures are the result files' from earlier runs, and the commit and time
+  // above are this call's, not theirs
+  from_results: flags['from-results'],
 }
 writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(latest, null, 2)}\n`)
 
@@ -253,6 +256,7 @@ const rows: Row[] = [
   ['api_peak_rss_mb', latest.api_peak_rss_mb, '<= 200', latest.api_peak_rss_mb <= 200],
 ]
 console.log(`\nrsvp-topk benchmarks${quick ? ' (--quick: smaller runs, not the targets’ sizes)' : ''}`)
+if (flags['from-results']) console.log("(--from-results: the benchmarks' last result files, not a run at this commit)")
 console.log(
   `machine: ${latest.machine.cores} cores, ${latest.machine.memory_gb} GB (${latest.machine.cpu}); node ${process.version}, kafka ${kafka}, postgres ${postgres}, redis ${redis}`,
 )

@@ -164,16 +164,44 @@ export async function statementTimes(config: Config, database: string): Promise<
   }
 }
 
-/** A command-line value that must be a positive integer (`_` allowed as a digit separator); commander's error otherwise. */
-export function positiveInteger(text: string): number {
-  const value = Number(text.replaceAll('_', ''))
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('a positive integer')
+const DIGITS = /^\d+(?:_\d+)*$/
+
+/**
+ * A command-line integer in [min, max]: decimal digits, `_` allowed between them (1_000_000).
+ * Throws commander's InvalidArgumentError, which it prints as a one-line error, otherwise.
+ */
+export function integerBetween(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = DIGITS.test(text) ? Number(text.replaceAll('_', '')) : Number.NaN
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max.toLocaleString('en')}`
+      throw new InvalidArgumentError(`an integer ${range}`)
+    }
+    return value
+  }
+}
+
+/** A command-line integer >= 1 (as integerBetween). */
+export const positiveInteger = integerBetween(1, Number.MAX_SAFE_INTEGER)
+
+/** A command-line integer >= 0 (as integerBetween). */
+export const nonNegativeInteger = integerBetween(0, Number.MAX_SAFE_INTEGER)
+
+/** A decimal number as typed: digits with `_` between them, an optional fraction; NaN otherwise. */
+function decimal(text: string): number {
+  return /^(?:\d+(?:_\d+)*)?(?:\.\d+)?$/.test(text) && /\d/.test(text) ? Number(text.replaceAll('_', '')) : Number.NaN
+}
+
+/** A command-line number > 0 (decimal, fractions allowed, `_` between digits). */
+export function positiveNumber(text: string): number {
+  const value = decimal(text)
+  if (!(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError('a number > 0')
   return value
 }
 
-/** The same for an integer that may be 0. */
-export function nonNegativeInteger(text: string): number {
-  const value = Number(text.replaceAll('_', ''))
-  if (text.trim() === '' || !Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError('an integer >= 0')
+/** A command-line number >= 0 (as positiveNumber). */
+export function nonNegativeNumber(text: string): number {
+  const value = decimal(text)
+  if (!(value >= 0) || !Number.isFinite(value)) throw new InvalidArgumentError('a number >= 0')
   return value
 }

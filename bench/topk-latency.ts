@@ -559,8 +559,7 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
         k10_p99_ms_max: TARGET_P99_MS,
         k10_rps_min: TARGET_RPS,
         speedup_min: TARGET_SPEEDUP,
-        k10_p99_met: k10 ? k10.p99 <= TARGET_P99_MS : null,
-        k10_rps_met: k10 ? k10.rps >= TARGET_RPS : null,
+        // the latency target at its rate: a run at >= k10_rps_min with p99 <= k10_p99_ms_max
         k10_p99_at_target_rps_met: k10 ? atTargetRate !== undefined && atTargetRate.p99 <= TARGET_P99_MS : null,
         speedup_met: speedup === undefined ? null : speedup >= TARGET_SPEEDUP,
       },
@@ -591,7 +590,12 @@ export async function runTopkBench(options: TopkBenchOptions): Promise<Record<st
       machine: { ...machine(), node: process.version },
       measured_at: new Date().toISOString(),
     }
-    printSummary(log, scenarios, measured, sweep, result, { naiveK10, naiveDateK10, speedup, dateSpeedup })
+    printSummary(log, scenarios, measured, sweep, options.connections, result, {
+      naiveK10,
+      naiveDateK10,
+      speedup,
+      dateSpeedup,
+    })
     mkdirSync(dirname(out), { recursive: true })
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
     log(`\nwritten: ${out.startsWith(ROOT) ? out.slice(ROOT.length) : out}`)
@@ -611,6 +615,7 @@ function printSummary(
   scenarios: readonly Scenario[],
   measured: ReadonlyMap<Scenario['key'], Measured>,
   sweep: readonly (Measured & { readonly connections: number })[],
+  connections: number,
   result: Record<string, unknown>,
   naive: { naiveK10: number; naiveDateK10: number; speedup?: number; dateSpeedup?: number },
 ): void {
@@ -628,17 +633,16 @@ function printSummary(
   const k10 = measured.get('k10')
   const mark = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? 'met' : 'NOT MET')
   log('\ntarget                                  measured      result')
+  // The p99 target holds at a request rate, so it is judged on the run that served that rate
+  // (topk_k10_at_target_rps_*); the k=10 scenario's own figures are its connections' queue.
+  const p99 = result.topk_k10_at_target_rps_p99_ms as number | null
+  const at = p99 === null ? 'no run' : `${p99.toFixed(2)} ms (${result.topk_k10_at_target_rps_connections} conn.)`
   log(
-    `k=10 p99 <= ${TARGET_P99_MS} ms                        ${(k10 ? `${k10.p99.toFixed(2)} ms` : '—').padEnd(14)}${mark(k10 && k10.p99 <= TARGET_P99_MS)}`,
+    `k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} req/s     ${at.padEnd(14)} ${k10 ? mark(p99 !== null && p99 <= TARGET_P99_MS) : mark(undefined)}`,
   )
-  log(
-    `k=10 >= ${TARGET_RPS.toLocaleString()} req/s (64 connections)    ${(k10 ? Math.round(k10.rps).toLocaleString() : '—').padEnd(14)}${mark(k10 && k10.rps >= TARGET_RPS)}`,
-  )
-  if (sweep.length > 0) {
-    const p99 = result.topk_k10_at_target_rps_p99_ms as number | null
-    const at = p99 === null ? 'no run' : `${p99.toFixed(2)} ms (${result.topk_k10_at_target_rps_connections} conn.)`
+  if (k10) {
     log(
-      `k=10 p99 <= ${TARGET_P99_MS} ms at >= ${TARGET_RPS.toLocaleString()} req/s     ${at.padEnd(14)} ${mark(p99 !== null && p99 <= TARGET_P99_MS)}`,
+      `  (k=10 at ${connections} connections: p99 ${k10.p99.toFixed(2)} ms at ${Math.round(k10.rps).toLocaleString()} req/s, their closed loop's queue)`,
     )
   }
   log(

@@ -60,6 +60,11 @@ export interface GeneratedMessage {
 }
 
 const DAY_MS = 86_400_000
+/**
+ * The most events, groups, topics and members a stream may have: the bounds keep the id ranges
+ * that entities draw their unique ids from far from full.
+ */
+export const GENERATOR_LIMITS = { events: 10_000_000, groups: 1_000_000, topics: 100_000, members: 10_000_000 } as const
 const DEFAULT_START_MTIME = Date.UTC(2026, 0, 1)
 const EVENT_ZIPF_S = 1
 const GROUP_ZIPF_S = 0.8
@@ -421,9 +426,7 @@ function resolveOptions(options: GeneratorOptions) {
   const problems: string[] = []
   if (!Number.isSafeInteger(o.count) || o.count < 0) problems.push(`count must be an integer >= 0, not ${o.count}`)
   if (!Number.isSafeInteger(o.seed)) problems.push(`seed must be a safe integer, not ${o.seed}`)
-  // the upper bounds keep the id ranges entities draw their unique ids from far from full
-  const limits = { events: 10_000_000, groups: 1_000_000, topics: 100_000, members: 10_000_000 } as const
-  for (const [name, max] of Object.entries(limits) as [keyof typeof limits, number][]) {
+  for (const [name, max] of Object.entries(GENERATOR_LIMITS) as [keyof typeof GENERATOR_LIMITS, number][]) {
     if (!Number.isSafeInteger(o[name]) || o[name] < 1 || o[name] > max) {
       problems.push(`${name} must be an integer from 1 to ${max}, not ${o[name]}`)
     }
