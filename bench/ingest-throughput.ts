@@ -24,36 +24,29 @@ import { Command } from 'commander'
 import { loadConfig } from '../src/config.ts'
 import { deleteTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
-import { GENERATOR_LIMITS, generateStream } from '../src/producer/generator.ts'
+import { generateStream } from '../src/producer/generator.ts'
 import { createPostgres } from '../src/store/postgres.ts'
 import { assertStoreMatchesContract } from '../test/support/ingest-harness.ts'
 import { summariseHeapSnapshot } from './heap-summary.ts'
 import {
   createFreshDatabase,
   fillTopic,
-  integerBetween,
   machine,
   machineCpuSeconds,
-  nonNegativeInteger,
   peakRssMb,
   positiveInteger,
   processCpuSeconds,
   type StatementTime,
   statementTimes,
+  withGeneratedStreamOptions,
 } from './support.ts'
 
-const program: Command = new Command('ingest-throughput')
-  .description(
+const program: Command = withGeneratedStreamOptions(
+  new Command('ingest-throughput').description(
     'RSVPs/s from Kafka to committed PostgreSQL state: real `rsvp-topk ingest` processes catching up a topic that already holds a generated stream, on a fresh database, checked exact against the contract.',
-  )
-  .option('--messages <n>', 'generated messages in the backlog', positiveInteger, 1_000_000)
-  .option('--seed <n>', "the generator's seed", nonNegativeInteger, 7)
-  .option(
-    '--events <n>',
-    'events the generated RSVPs are spread over',
-    integerBetween(1, GENERATOR_LIMITS.events),
-    100_000,
-  )
+  ),
+  'generated messages in the backlog',
+)
   .option('--processes <n>', '`rsvp-topk ingest` processes in the consumer group', positiveInteger, 1)
   .option('--no-profile', 'skip the second run under --cpu-prof')
   .option(

@@ -42,17 +42,16 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { type Config, loadConfig } from '../src/config.ts'
 import { parseRsvp } from '../src/domain/parse-rsvp.ts'
 import { createGroupConsumer, deleteTopics } from '../src/kafka/client.ts'
-import { GENERATOR_LIMITS, type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
+import { type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
 import {
   createFreshDatabase,
   type FreshDatabase,
   fillTopic,
-  integerBetween,
+  type GeneratedStreamOptions,
   machine,
-  nonNegativeInteger,
-  positiveInteger,
   silent,
+  withGeneratedStreamOptions,
 } from './support.ts'
 
 export interface RawResult {
@@ -79,7 +78,7 @@ interface Row {
 
 const COLUMNS = 'rsvp_id, mtime, event_id, response, guests'
 
-export async function runRawBench(options: { messages: number; seed: number; events: number }): Promise<RawResult> {
+export async function runRawBench(options: GeneratedStreamOptions): Promise<RawResult> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' })
   const run = `raw_${Date.now().toString(36)}`
   const stream = { count: options.messages, seed: options.seed, events: options.events }
@@ -260,21 +259,15 @@ async function checkKeyed(db: Postgres, rows: readonly Row[], upserted: number):
 const round2 = (n: number) => Math.round(n * 100) / 100
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const opts = new Command('raw-throughput')
-    .description(
+  const opts = withGeneratedStreamOptions(
+    new Command('raw-throughput').description(
       'The limits under the ingest figure on the same generated messages: raw consume (the Kafka client reading and discarding), raw COPY into a plain table, and the upsert floor (COPY into staging + one INSERT … ON CONFLICT … WHERE newer), checked exact.',
-    )
-    .option('--messages <n>', 'generated messages', positiveInteger, 1_000_000)
-    .option('--seed <n>', "the generator's seed", nonNegativeInteger, 7)
-    .option(
-      '--events <n>',
-      'events the generated RSVPs are spread over',
-      integerBetween(1, GENERATOR_LIMITS.events),
-      100_000,
-    )
+    ),
+    'generated messages',
+  )
     .addHelpText('after', '\nRun inside eval "$(./dev.sh env)". Writes bench/results/raw.json (BENCHMARKS.md).')
     .parse()
-    .opts<{ messages: number; seed: number; events: number }>()
+    .opts<GeneratedStreamOptions>()
   const result = await runRawBench(opts)
   const file = fileURLToPath(new URL('./results/raw.json', import.meta.url))
   writeFileSync(file, `${JSON.stringify({ ...result, machine: machine() }, null, 2)}\n`)

@@ -59,26 +59,29 @@ const FRESHNESS_CAPACITY_FRACTION = 0.3
 const number = (figures: Figures, key: string) =>
   typeof figures[key] === 'number' ? (figures[key] as number) : Number.NaN
 
-interface AtTargetRate {
-  readonly p50: number | null
-  readonly p99: number | null
-  readonly rps: number | null
-  readonly connections: number | null
-}
+type K10Key = 'p50_ms' | 'p99_ms' | 'rps' | 'connections' | '64conn_p50_ms' | '64conn_p99_ms' | '64conn_rps'
 
 /**
- * The k=10 run that served the target rate (bench/topk-latency.ts: of the runs at >= 10,000
- * requests/s with every answer a 2xx, the one with the lowest p99); each figure null when no run
- * reached the rate.
+ * The k=10 figures of one top-k bench (bench/topk-latency.ts) under `<prefix>_…`: `_p50_ms`,
+ * `_p99_ms`, `_rps`, `_connections` of the run that served the target rate (of the runs at >= 10,000
+ * requests/s with every answer a 2xx, the one with the lowest p99; each null when no run reached
+ * it), and `_64conn_p50_ms`, `_64conn_p99_ms`, `_64conn_rps` of the run at its --connections (64).
  */
-function atTargetRate(figures: Figures): AtTargetRate {
+function k10Figures<P extends string>(prefix: P, figures: Figures): Record<`${P}_${K10Key}`, number | null> {
   const figure = (key: string) => (typeof figures[key] === 'number' ? (figures[key] as number) : null)
-  return {
-    p50: figure('topk_k10_at_target_rps_p50_ms'),
-    p99: figure('topk_k10_at_target_rps_p99_ms'),
+  const named: Record<K10Key, number | null> = {
+    p50_ms: figure('topk_k10_at_target_rps_p50_ms'),
+    p99_ms: figure('topk_k10_at_target_rps_p99_ms'),
     rps: figure('topk_k10_at_target_rps_rps'),
     connections: figure('topk_k10_at_target_rps_connections'),
+    '64conn_p50_ms': number(figures, 'topk_k10_p50_ms'),
+    '64conn_p99_ms': number(figures, 'topk_k10_p99_ms'),
+    '64conn_rps': number(figures, 'topk_k10_rps'),
   }
+  return Object.fromEntries(Object.entries(named).map(([key, value]) => [`${prefix}_${key}`, value])) as Record<
+    `${P}_${K10Key}`,
+    number | null
+  >
 }
 
 const messages = quick ? '100000' : '1000000'
@@ -157,21 +160,9 @@ const latest = {
   // null: no run reached the rate). 64 closed-loop connections alone wait 64 / throughput on
   // average (Little's law), so that run's figures, kept under `_64conn_`, measure the load
   // generator's queue at whatever rate it reached, not the latency at the target's rate.
-  topk_k10_p50_ms: atTargetRate(topk).p50,
-  topk_k10_p99_ms: atTargetRate(topk).p99,
-  topk_k10_rps: atTargetRate(topk).rps,
-  topk_k10_connections: atTargetRate(topk).connections,
-  topk_k10_64conn_p50_ms: number(topk, 'topk_k10_p50_ms'),
-  topk_k10_64conn_p99_ms: number(topk, 'topk_k10_p99_ms'),
-  topk_k10_64conn_rps: number(topk, 'topk_k10_rps'),
+  ...k10Figures('topk_k10', topk),
   topk_k100_p99_ms: number(topk, 'topk_k100_p99_ms'),
-  topk_k10_nocache_p50_ms: atTargetRate(topkNoReuse).p50,
-  topk_k10_nocache_p99_ms: atTargetRate(topkNoReuse).p99,
-  topk_k10_nocache_rps: atTargetRate(topkNoReuse).rps,
-  topk_k10_nocache_connections: atTargetRate(topkNoReuse).connections,
-  topk_k10_nocache_64conn_p50_ms: number(topkNoReuse, 'topk_k10_p50_ms'),
-  topk_k10_nocache_64conn_p99_ms: number(topkNoReuse, 'topk_k10_p99_ms'),
-  topk_k10_nocache_64conn_rps: number(topkNoReuse, 'topk_k10_rps'),
+  ...k10Figures('topk_k10_nocache', topkNoReuse),
   // the same with TOPK_COALESCE=false: every request its own statement (the cost of one answer)
   topk_k10_nocache_uncoalesced_p50_ms: number(topkUncoalesced, 'topk_k10_p50_ms'),
   topk_k10_nocache_uncoalesced_p99_ms: number(topkUncoalesced, 'topk_k10_p99_ms'),
@@ -229,8 +220,8 @@ const rows: Row[] = [
   ['freshness_pushed_p99_ms', latest.freshness_pushed_p99_ms, '', undefined],
   ['topk_k10_p50_ms', latest.topk_k10_p50_ms ?? Number.NaN, '', undefined],
   ...atTenThousand('topk_k10_p99_ms', latest.topk_k10_p99_ms, latest.topk_k10_rps, latest.topk_k10_connections),
-  ['  64 connections: p99_ms', latest.topk_k10_64conn_p99_ms, '', undefined],
-  ['  64 connections: rps', latest.topk_k10_64conn_rps, '', undefined],
+  ['  64 connections: p99_ms', latest.topk_k10_64conn_p99_ms ?? Number.NaN, '', undefined],
+  ['  64 connections: rps', latest.topk_k10_64conn_rps ?? Number.NaN, '', undefined],
   ['topk_k100_p99_ms', latest.topk_k100_p99_ms, '', undefined],
   ['topk_k10_nocache_p50_ms', latest.topk_k10_nocache_p50_ms ?? Number.NaN, '', undefined],
   ...atTenThousand(
@@ -239,17 +230,17 @@ const rows: Row[] = [
     latest.topk_k10_nocache_rps,
     latest.topk_k10_nocache_connections,
   ),
-  ['  64 connections: p99_ms', latest.topk_k10_nocache_64conn_p99_ms, '', undefined],
-  ['  64 connections: rps', latest.topk_k10_nocache_64conn_rps, '', undefined],
+  ['  64 connections: p99_ms', latest.topk_k10_nocache_64conn_p99_ms ?? Number.NaN, '', undefined],
+  ['  64 connections: rps', latest.topk_k10_nocache_64conn_rps ?? Number.NaN, '', undefined],
   ['  uncoalesced p99_ms', latest.topk_k10_nocache_uncoalesced_p99_ms, '', undefined],
   ['  uncoalesced rps', latest.topk_k10_nocache_uncoalesced_rps, '', undefined],
   ['topk_date_k10_p99_ms', latest.topk_date_k10_p99_ms, '', undefined],
   ['naive_topk_k10_ms', latest.naive_topk_k10_ms, '', undefined],
   [
     'naive / top-k k=10 p50',
-    latest.naive_topk_k10_ms / latest.topk_k10_64conn_p50_ms,
+    latest.naive_topk_k10_ms / (latest.topk_k10_64conn_p50_ms ?? Number.NaN),
     '>= 100',
-    latest.naive_topk_k10_ms >= 100 * latest.topk_k10_64conn_p50_ms,
+    latest.naive_topk_k10_ms >= 100 * (latest.topk_k10_64conn_p50_ms ?? Number.NaN),
   ],
   ['ingest_peak_rss_mb', latest.ingest_peak_rss_mb, '<= 300', latest.ingest_peak_rss_mb <= 300],
   ['serve_peak_rss_mb', latest.serve_peak_rss_mb, '<= 300', latest.serve_peak_rss_mb <= 300],

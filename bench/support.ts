@@ -4,11 +4,11 @@
  */
 import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
-import { InvalidArgumentError } from 'commander'
+import { type Command, InvalidArgumentError } from 'commander'
 import type { Config } from '../src/config.ts'
 import { createRawProducer, ensureTopics } from '../src/kafka/client.ts'
 import { createLogger } from '../src/observability/logger.ts'
-import { type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
+import { GENERATOR_LIMITS, type GeneratorOptions, generateStream } from '../src/producer/generator.ts'
 import { createPostgres, type Postgres } from '../src/store/postgres.ts'
 import { dropDatabase } from '../test/helpers.ts'
 
@@ -204,4 +204,28 @@ export function nonNegativeNumber(text: string): number {
   const value = decimal(text)
   if (!(value >= 0) || !Number.isFinite(value)) throw new InvalidArgumentError('a number >= 0')
   return value
+}
+
+/** What the generated-stream options give: `--messages`, `--seed`, `--events`. */
+export interface GeneratedStreamOptions {
+  readonly messages: number
+  readonly seed: number
+  readonly events: number
+}
+
+/**
+ * Adds the options of a bench that generates its own stream to `command`: --messages (default
+ * 1,000,000), --seed (7) and --events (100,000; at most the generator's limit), so that two
+ * benches given the same values measure the same messages.
+ */
+export function withGeneratedStreamOptions(command: Command, messagesHelp: string): Command {
+  return command
+    .option('--messages <n>', messagesHelp, positiveInteger, 1_000_000)
+    .option('--seed <n>', "the generator's seed", nonNegativeInteger, 7)
+    .option(
+      '--events <n>',
+      'events the generated RSVPs are spread over',
+      integerBetween(1, GENERATOR_LIMITS.events),
+      100_000,
+    )
 }
