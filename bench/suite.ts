@@ -193,7 +193,8 @@ function atTenThousand(name: string, p99: number | null, rps: number | null, con
   if (p99 === null || rps === null) return [[`${name} (no run >= 10k/s)`, Number.NaN, '<= 5 at 10k/s', false]]
   return [
     [name, p99, '<= 5 at 10k/s', p99 <= 5],
-    [`  at req/s (${connections} connections)`, rps, '>= 10,000', rps >= 10_000],
+    // the run was chosen for reaching the rate, so this row is its figure, not a second check
+    [`  at req/s (${connections} connections)`, rps, '', undefined],
   ]
 }
 const rows: Row[] = [
