@@ -31,6 +31,7 @@ import { summariseHeapSnapshot } from './heap-summary.ts'
 import {
   createFreshDatabase,
   fillTopic,
+  type GeneratedStreamOptions,
   machine,
   machineCpuSeconds,
   peakRssMb,
@@ -68,17 +69,16 @@ come from the environment. Prints RSVPs/s, the peak RSS and where it was, the in
 statement time per message, and the CPU profile by area (BENCHMARKS.md).`,
   )
   .parse()
-const args = program.opts<{
-  messages: number
-  seed: number
-  events: number
-  processes: number
-  profile: boolean
-  verify: boolean
-  heapSnapshot: boolean
-  nodeFlags: string
-  out: string
-}>()
+const args = program.opts<
+  GeneratedStreamOptions & {
+    processes: number
+    profile: boolean
+    verify: boolean
+    heapSnapshot: boolean
+    nodeFlags: string
+    out: string
+  }
+>()
 if (args.heapSnapshot && !args.profile)
   program.error('error: --heap-snapshot is taken in the profiled run: drop --no-profile')
 const total = args.messages
